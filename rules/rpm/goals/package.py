@@ -1,0 +1,45 @@
+"""`./pants package` for rpm_package: the RPMs and the SRPM under dist/."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.engine.fs import CreateDigest, Digest, DigestEntries, FileEntry
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from rules.rpm.target_types import RpmOutputPathField, RpmSourcesField
+from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms
+
+
+@dataclass(frozen=True)
+class RpmPackageFieldSet(PackageFieldSet):
+    required_fields = (RpmSourcesField,)
+
+    sources: RpmSourcesField
+    output_path: RpmOutputPathField
+
+
+@rule(desc="Package RPMs", level=LogLevel.DEBUG)
+async def package_rpm(field_set: RpmPackageFieldSet) -> BuiltPackage:
+    built = await Get(BuiltRpms, BuildRpmRequest(field_set.address))
+    digest = built.digest
+    paths = (*built.rpms, built.srpm)
+    if field_set.output_path.value:
+        # One flat directory of this package's RPMs, as the user asked.
+        out_dir = field_set.output_path.value.strip("/")
+        entries = await Get(DigestEntries, Digest, built.digest)
+        moved = [
+            FileEntry(os.path.join(out_dir, os.path.basename(e.path)), e.file_digest)
+            for e in entries
+            if isinstance(e, FileEntry)
+        ]
+        digest = await Get(Digest, CreateDigest(moved))
+        paths = tuple(sorted(e.path for e in moved))
+    return BuiltPackage(digest, tuple(BuiltPackageArtifact(p) for p in paths))
+
+
+def rules():
+    return [*collect_rules(), UnionRule(PackageFieldSet, RpmPackageFieldSet)]

@@ -1,0 +1,30 @@
+"""The package stage: `rpm_package` targets, built by rpmbuild into RPMs.
+
+Reading order: target_types (what users write), util_rules/spec_info (rpmspec),
+util_rules/package_graph (who provides what), util_rules/build (rpmbuild), goals/.
+"""
+from rules.core import host_tools
+from rules.rpm import dependency_inference
+from rules.rpm.goals import package, requires, tailor
+from rules.rpm.target_types import RpmPackageTarget
+from rules.rpm.util_rules import build, package_graph, spec_info, virtual_package
+from rules.sources import fetch
+
+
+def target_types():
+    return [RpmPackageTarget]
+
+
+def rules():
+    return [
+        *host_tools.rules(),
+        *spec_info.rules(),
+        *package_graph.rules(),
+        *virtual_package.rules(),
+        *build.rules(),
+        *fetch.rules(),
+        *dependency_inference.rules(),
+        *package.rules(),
+        *tailor.rules(),
+        *requires.rules(),
+    ]

@@ -1,0 +1,181 @@
+"""Build one rpm_package: sources + the RPMs of its BuildRequires closure -> RPMs and SRPM."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pants.engine.addresses import Address
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestEntries,
+    DigestSubset,
+    FileContent,
+    FileEntry,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.logging import LogLevel
+
+from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.sandbox.bwrap import sandboxed_argv
+from rules.rpm.util_rules.package_graph import RpmPackageGraph
+from rules.rpm.util_rules.rpmbuild_env import RPMBUILD_TOOLS, REPRODUCIBLE_MACROS, rpmbuild_env
+from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest, RpmSpecInput, macro_args
+from rules.rpm.util_rules.virtual_package import VirtualPackage, VirtualPackageRequest
+from rules.sources.fetch import SourceFile, SpecSources, SpecSourcesRequest
+
+_BUILD_SCRIPT = (Path(__file__).parent.parent / "scripts" / "build_rpm.sh").read_bytes()
+_LOG_TAIL_LINES = 40
+
+
+class RpmBuildError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class BuildRpmRequest:
+    address: Address
+
+
+@dataclass(frozen=True)
+class BuiltRpms:
+    """A target's RPMs, as rpmbuild lays them out: RPMS/<arch>/*.rpm and SRPMS/*.src.rpm."""
+
+    address: Address
+    info: RpmSpecInfo
+    digest: Digest
+    rpms: tuple[str, ...]
+    srpm: str
+
+
+def source_date_epoch(info: RpmSpecInfo, rpm: RpmSubsystem) -> int:
+    """From the newest %changelog entry, never from the clock."""
+    return info.changelog_time if info.changelog_time is not None else rpm.default_source_date_epoch
+
+
+def log_tail(result: FallibleProcessResult) -> str:
+    lines = (result.stdout + result.stderr).decode(errors="replace").splitlines()
+    return "\n".join(lines[-_LOG_TAIL_LINES:])
+
+
+@rule(desc="Build an RPM", level=LogLevel.DEBUG)
+async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
+    graph = await Get(RpmPackageGraph)
+    info = graph.infos[request.address]
+    graph.check_no_build_cycle(request.address)
+    closure = graph.build_closure(request.address)
+    owner = f"{info.spec_path} (target {request.address})"
+
+    spec_input, tools = await MultiGet(
+        Get(RpmSpecInput, RpmSpecInfoRequest(request.address)),
+        Get(HostTools, HostToolsRequest(RPMBUILD_TOOLS, tuple(rpm.search_path))),
+    )
+    dep_addresses = sorted({p.address for p in closure.packages})
+    built_deps = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in dep_addresses)
+    built_by_address = dict(zip(dep_addresses, built_deps))
+
+    dep_digests = await MultiGet(
+        Get(
+            Digest,
+            DigestSubset(
+                built_by_address[p.address].digest,
+                PathGlobs([f"RPMS/{graph.infos[p.address].package(p.package).filename}"]),
+            ),
+        )
+        for p in closure.packages
+    )
+    environment_provides = tuple(sorted({r.name for r in closure.from_environment}))
+    virtual = (
+        await Get(
+            VirtualPackage,
+            VirtualPackageRequest(
+                "keel-build-environment",
+                environment_provides,
+                "What the build environment provides for this build",
+            ),
+        )
+        if environment_provides
+        else None
+    )
+
+    signatures_path = os.path.join(
+        spec_input.source_dir, Path(spec_input.spec_path).stem + ".signatures.json"
+    )
+    sources_digest = await Get(
+        Digest,
+        DigestSubset(
+            spec_input.snapshot_digest,
+            PathGlobs([os.path.join(spec_input.source_dir, "*"), f"!{spec_input.spec_path}"]),
+        ),
+    )
+    sources = await Get(
+        SpecSources,
+        SpecSourcesRequest(
+            owner=owner,
+            signatures_path=signatures_path,
+            local_digest=sources_digest,
+            wanted=tuple(SourceFile(s.filename, s.url) for s in info.sources),
+        ),
+    )
+    spec_entries = await Get(
+        DigestEntries, DigestSubset(spec_input.snapshot_digest, PathGlobs([spec_input.spec_path]))
+    )
+    spec_file = next(e for e in spec_entries if isinstance(e, FileEntry))
+    spec_name = os.path.basename(spec_input.spec_path)
+    inputs = await MultiGet(
+        Get(Digest, CreateDigest([FileEntry(f"SPECS/{spec_name}", spec_file.file_digest)])),
+        Get(Digest, CreateDigest([FileContent("build_rpm.sh", _BUILD_SCRIPT)])),
+        Get(Digest, AddPrefix(sources.digest, "SOURCES")),
+        Get(Digest, AddPrefix(await Get(Digest, MergeDigests(dep_digests)), "deps")),
+        *([Get(Digest, AddPrefix(virtual.digest, "deps/environment"))] if virtual else []),
+    )
+    input_digest = await Get(Digest, MergeDigests(inputs))
+
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=sandboxed_argv(
+                tools["bwrap"],
+                (
+                    tools["bash"],
+                    "build_rpm.sh",
+                    f"SPECS/{spec_name}",
+                    *macro_args(REPRODUCIBLE_MACROS),
+                    *macro_args(spec_input.defines),
+                ),
+            ),
+            input_digest=input_digest,
+            output_directories=("top/RPMS", "top/SRPMS"),
+            env=rpmbuild_env(tools, tuple(rpm.search_path), source_date_epoch(info, rpm)),
+            description=f"rpmbuild {info.name}-{info.version}-{info.release} ({request.address})",
+            level=LogLevel.INFO,
+            timeout_seconds=None,
+        ),
+    )
+    if result.exit_code != 0:
+        raise RpmBuildError(
+            f"rpmbuild failed for {owner} (exit {result.exit_code}). Last lines of its log:\n"
+            f"{log_tail(result)}"
+        )
+    digest = await Get(Digest, RemovePrefix(result.output_digest, "top"))
+    entries = await Get(DigestEntries, Digest, digest)
+    files = sorted(e.path for e in entries if isinstance(e, FileEntry))
+    srpms = [f for f in files if f.startswith("SRPMS/")]
+    rpms = tuple(f for f in files if f.startswith("RPMS/"))
+    if len(srpms) != 1 or not rpms:
+        raise RpmBuildError(
+            f"rpmbuild for {owner} succeeded but wrote {len(rpms)} binary RPMs and {len(srpms)} "
+            "SRPMs; a spec needs at least one package with a %files section."
+        )
+    return BuiltRpms(request.address, info, digest, rpms, srpms[0])
+
+
+def rules():
+    return collect_rules()

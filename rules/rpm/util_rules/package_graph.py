@@ -1,0 +1,199 @@
+"""The package graph: which rpm_package provides what every spec requires.
+
+Built from the rpmspec queries of all rpm_package targets. A requirement is matched by name
+(capability name, ignoring its version; rpmbuild's own check still compares versions when it
+runs). What no target provides is left to the build environment.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pants.engine.addresses import Address
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    AllTargets,
+    DependenciesRequest,
+    ExplicitlyProvidedDependencies,
+)
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from rules.rpm.target_types import RpmDependenciesField, RpmPackageTarget
+from rules.rpm.util_rules.spec_info import RpmDependency, RpmSpecInfo, RpmSpecInfoRequest
+
+
+class AmbiguousProviderError(Exception):
+    pass
+
+
+class BuildCycleError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A binary package built by an rpm_package target."""
+
+    address: Address
+    package: str
+
+    def __str__(self) -> str:
+        return f"{self.package} ({self.address})"
+
+
+@dataclass(frozen=True)
+class BuildClosure:
+    """What to install for a build: packages from targets, and BuildRequires left to the host."""
+
+    packages: tuple[Provider, ...]
+    from_environment: tuple[RpmDependency, ...]
+
+
+@dataclass(frozen=True)
+class RpmPackageGraph:
+    infos: FrozenDict[Address, RpmSpecInfo]
+    explicit: FrozenDict[Address, tuple[Address, ...]]
+    providers: FrozenDict[str, tuple[Provider, ...]]
+
+    @classmethod
+    def create(
+        cls,
+        infos: dict[Address, RpmSpecInfo],
+        explicit: dict[Address, tuple[Address, ...]],
+    ) -> RpmPackageGraph:
+        providers: dict[str, set[Provider]] = defaultdict(set)
+        builders: dict[str, Address] = {}
+        for address, info in infos.items():
+            for pkg in info.packages:
+                other = builders.setdefault(pkg.name, address)
+                if other != address:
+                    a, b = sorted((other, address))
+                    raise AmbiguousProviderError(
+                        f"Two rpm_package targets build the package {pkg.name}: {a} "
+                        f"({infos[a].spec_path}) and {b} ({infos[b].spec_path}). Rename one "
+                        "package or remove one target."
+                    )
+                for capability in (pkg.name, *(p.name for p in pkg.provides)):
+                    providers[capability].add(Provider(address, pkg.name))
+        return cls(
+            FrozenDict(infos),
+            FrozenDict(explicit),
+            FrozenDict({k: tuple(sorted(v, key=str)) for k, v in sorted(providers.items())}),
+        )
+
+    def resolve(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
+        """The one target package that provides `requirement`, or None for the environment."""
+        found = self.providers.get(requirement.name, ())
+        if len({p.address for p in found}) > 1:
+            listed = " and ".join(
+                f"{p.address} ({self.infos[p.address].spec_path}, package {p.package})"
+                for p in found
+            )
+            raise AmbiguousProviderError(
+                f"{self.infos[requirer].spec_path}: `{requirement}` "
+                f"is provided by two targets: {listed}. Keep one Provides, or make the spec "
+                "require a package name instead of the shared capability."
+            )
+        return found[0] if found else None
+
+    def requirements(self, address: Address) -> tuple[RpmDependency, ...]:
+        """Every BuildRequires and Requires of a target's spec, in spec order."""
+        info = self.infos[address]
+        seen: dict[RpmDependency, None] = dict.fromkeys(info.build_requires)
+        for pkg in info.packages:
+            seen.update(dict.fromkeys(pkg.requires))
+        return tuple(seen)
+
+    def dependencies(self, address: Address) -> tuple[Address, ...]:
+        """Targets this one needs: providers of its BuildRequires and Requires."""
+        found = {
+            provider.address
+            for requirement in self.requirements(address)
+            if (provider := self.resolve(requirement, address)) is not None
+        }
+        found.discard(address)
+        return tuple(sorted(found))
+
+    def build_closure(self, address: Address) -> BuildClosure:
+        """Packages to install before building `address`: the providers of its BuildRequires and
+        every package of its explicit dependencies, then everything those Require, transitively."""
+        info = self.infos[address]
+        wanted: list[Provider] = []
+        from_environment: list[RpmDependency] = []
+        for requirement in info.build_requires:
+            provider = self.resolve(requirement, address)
+            if provider is None:
+                from_environment.append(requirement)
+            else:
+                wanted.append(provider)
+        for dep in self.explicit.get(address, ()):
+            wanted.extend(Provider(dep, pkg.name) for pkg in self.infos[dep].packages)
+
+        closure: dict[Provider, None] = {}
+        while wanted:
+            provider = wanted.pop(0)
+            if provider in closure:
+                continue
+            closure[provider] = None
+            pkg = self.infos[provider.address].package(provider.package)
+            for requirement in pkg.requires:
+                found = self.resolve(requirement, provider.address)
+                if found is not None and found not in closure:
+                    wanted.append(found)
+        return BuildClosure(
+            tuple(sorted(closure, key=str)), tuple(dict.fromkeys(from_environment))
+        )
+
+    def build_order_dependencies(self, address: Address) -> tuple[Address, ...]:
+        """Targets whose RPMs must be built before this one."""
+        return tuple(sorted({p.address for p in self.build_closure(address).packages}))
+
+    def check_no_build_cycle(self, address: Address) -> None:
+        """Raise BuildCycleError if building `address` would, through BuildRequires and the
+        Requires of what they pull in, need `address` itself (or any other cycle it reaches)."""
+        visiting: list[Address] = []
+        done: set[Address] = set()
+
+        def visit(node: Address) -> None:
+            if node in done:
+                return
+            if node in visiting:
+                cycle = visiting[visiting.index(node):] + [node]
+                raise BuildCycleError(
+                    "BuildRequires cycle: "
+                    + " -> ".join(f"{a} ({self.infos[a].spec_path})" for a in cycle)
+                    + ". Each target must be buildable from packages built before it: drop one "
+                    "BuildRequires, or split the package that closes the loop."
+                )
+            visiting.append(node)
+            for dep in self.build_order_dependencies(node):
+                visit(dep)
+            visiting.pop()
+            done.add(node)
+
+        visit(address)
+
+
+@rule(desc="Read the rpm package graph", level=LogLevel.DEBUG)
+async def rpm_package_graph(all_targets: AllTargets) -> RpmPackageGraph:
+    targets = [t for t in all_targets if isinstance(t, RpmPackageTarget)]
+    infos = await MultiGet(
+        Get(RpmSpecInfo, RpmSpecInfoRequest(t.address)) for t in targets
+    )
+    explicit = await MultiGet(
+        Get(ExplicitlyProvidedDependencies, DependenciesRequest(t[RpmDependenciesField]))
+        for t in targets
+    )
+    rpm_addresses = {t.address for t in targets}
+    return RpmPackageGraph.create(
+        {t.address: info for t, info in zip(targets, infos)},
+        {
+            t.address: tuple(sorted(a for a in deps.includes if a in rpm_addresses))
+            for t, deps in zip(targets, explicit)
+        },
+    )
+
+
+def rules():
+    return collect_rules()

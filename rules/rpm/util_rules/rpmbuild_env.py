@@ -1,0 +1,28 @@
+"""What every rpmbuild run keel starts has in common: macros and environment for reproducible,
+hermetic builds."""
+from __future__ import annotations
+
+from rules.core.host_tools import HostTools
+from rules.sandbox.bwrap import BUILD_DIR
+
+RPMBUILD_TOOLS = ("bwrap", "bash", "rpm", "rpmbuild", "rpm2archive", "tar", "gzip", "find", "sort", "grep")
+
+# With SOURCE_DATE_EPOCH set these make rpm's own metadata depend only on the inputs: build time
+# and file mtimes come from SOURCE_DATE_EPOCH, the build host is fixed.
+REPRODUCIBLE_MACROS = (
+    ("_buildhost", "keel"),
+    ("use_source_date_epoch_as_buildtime", "1"),
+    ("clamp_mtime_to_source_date_epoch", "1"),
+    ("_build_id_links", "none"),
+)
+
+
+def rpmbuild_env(tools: HostTools, search_path: tuple[str, ...], source_date_epoch: int) -> dict:
+    return {
+        "PATH": ":".join(search_path),
+        "HOME": f"{BUILD_DIR}/home",
+        "LC_ALL": "C.UTF-8",
+        "TZ": "UTC",
+        "SOURCE_DATE_EPOCH": str(source_date_epoch),
+        "KEEL_HOST_TOOLS": tools.identity,
+    }

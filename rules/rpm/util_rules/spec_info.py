@@ -1,0 +1,308 @@
+"""What a SPEC file declares, read with rpm's own parser (rpmspec), as a cached action.
+
+Macros, conditionals and subpackages all count because rpmspec evaluates them; keel never parses
+spec syntax itself. One process runs three queries: the source package header (BuildRequires,
+Source/Patch file names, newest changelog time), every binary package header (name, EVR, arch,
+Provides, Requires), and the parsed spec (for the URLs of SourceN/PatchN lines, which headers do
+not keep).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from pants.engine.addresses import Address
+from pants.engine.fs import Digest
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import (
+    HydratedSources,
+    HydrateSourcesRequest,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
+from pants.util.logging import LogLevel
+
+from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.rpm.target_types import RpmDefinesField, RpmSourcesField, RpmSpecField
+
+
+class InvalidSpecError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RpmDependency:
+    """One entry of BuildRequires/Requires/Provides, e.g. `make >= 4.3`."""
+
+    name: str
+    flags: str = ""
+    version: str = ""
+
+    def __str__(self) -> str:
+        return " ".join(part for part in (self.name, self.flags, self.version) if part)
+
+    @property
+    def is_rpmlib(self) -> bool:
+        return self.name.startswith("rpmlib(")
+
+
+@dataclass(frozen=True)
+class BinaryPackageInfo:
+    name: str
+    epoch: str | None
+    version: str
+    release: str
+    arch: str
+    provides: tuple[RpmDependency, ...]
+    requires: tuple[RpmDependency, ...]
+
+    @property
+    def filename(self) -> str:
+        """Where rpmbuild writes it under RPMS/ (rpm's default `%_rpmfilename`)."""
+        return f"{self.arch}/{self.name}-{self.version}-{self.release}.{self.arch}.rpm"
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """A SourceN or PatchN: the file name rpmbuild looks for, and the URL the spec gives."""
+
+    filename: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class RpmSpecInfo:
+    address: Address
+    spec_path: str
+    name: str
+    version: str
+    release: str
+    changelog_time: int | None
+    build_requires: tuple[RpmDependency, ...]
+    packages: tuple[BinaryPackageInfo, ...]
+    sources: tuple[SpecSource, ...]
+    defines: tuple[tuple[str, str], ...]
+
+    @property
+    def srpm_filename(self) -> str:
+        return f"{self.name}-{self.version}-{self.release}.src.rpm"
+
+    def package(self, name: str) -> BinaryPackageInfo:
+        return next(pkg for pkg in self.packages if pkg.name == name)
+
+
+@dataclass(frozen=True)
+class RpmSpecInfoRequest:
+    address: Address
+
+
+@dataclass(frozen=True)
+class RpmSpecInput:
+    """The spec of an rpm_package target and its local sources, as a sandbox sees them."""
+
+    address: Address
+    spec_path: str
+    source_dir: str
+    snapshot_digest: Digest  # Digest of the spec and every local source, at their repo paths
+    local_files: tuple[str, ...]
+    defines: tuple[tuple[str, str], ...]
+
+
+_SRPM_QF = (
+    "SRC\t%{NAME}\t%{VERSION}\t%{RELEASE}\t%{CHANGELOGTIME}\n"
+    "[SOURCE\t%{SOURCE}\n][PATCH\t%{PATCH}\n]"
+    "[BR\t%{REQUIRENAME}\t%{REQUIREFLAGS:depflags}\t%{REQUIREVERSION}\n]"
+)
+_BINARY_QF = (
+    "PKG\t%{NAME}\t%{EPOCH}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n"
+    "[PROV\t%{PROVIDENAME}\t%{PROVIDEFLAGS:depflags}\t%{PROVIDEVERSION}\n]"
+    "[REQ\t%{REQUIRENAME}\t%{REQUIREFLAGS:depflags}\t%{REQUIREVERSION}\n]"
+)
+_QUERY_SCRIPT = """
+set -e
+spec="$1"; srpm_qf="$2"; binary_qf="$3"; shift 3
+rpmspec -q --srpm --qf "$srpm_qf" "$@" "$spec"
+echo '@@BINARY'
+rpmspec -q --qf "$binary_qf" "$@" "$spec"
+echo '@@PARSED'
+rpmspec -P "$@" "$spec"
+"""
+# Preamble lines of the parsed spec naming sources: `Source0: https://.../x.tar.gz`, `Patch:`.
+_SOURCE_LINE = re.compile(r"^(?:source|patch)\d*\s*:\s*(\S+)\s*$", re.IGNORECASE)
+
+
+def macro_args(defines: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    return tuple(arg for name, value in defines for arg in ("--define", f"{name} {value}"))
+
+
+def _dependency(fields: list[str]) -> RpmDependency:
+    name, flags, version = (fields + ["", ""])[:3]
+    return RpmDependency(name, flags.strip(), version.strip())
+
+
+def parse_query_output(spec_input: RpmSpecInput, output: str) -> RpmSpecInfo:
+    srpm_part, rest = output.split("@@BINARY\n", 1)
+    binary_part, parsed_part = rest.split("@@PARSED\n", 1)
+
+    name = version = release = ""
+    changelog_time: int | None = None
+    build_requires: list[RpmDependency] = []
+    source_names: list[str] = []
+    for line in srpm_part.splitlines():
+        kind, *fields = line.split("\t")
+        if kind == "SRC":
+            name, version, release, changelog = fields
+            changelog_time = int(changelog) if changelog.isdigit() else None
+        elif kind in ("SOURCE", "PATCH"):
+            source_names.append(fields[0])
+        elif kind == "BR":
+            dep = _dependency(fields)
+            if not dep.is_rpmlib:
+                build_requires.append(dep)
+
+    packages: list[BinaryPackageInfo] = []
+    current: dict | None = None
+
+    def finish() -> None:
+        if current is not None:
+            packages.append(
+                BinaryPackageInfo(
+                    **{k: current[k] for k in ("name", "epoch", "version", "release", "arch")},
+                    provides=tuple(current["provides"]),
+                    requires=tuple(current["requires"]),
+                )
+            )
+
+    for line in binary_part.splitlines():
+        kind, *fields = line.split("\t")
+        if kind == "PKG":
+            finish()
+            pkg_name, epoch, pkg_version, pkg_release, arch = fields
+            current = dict(
+                name=pkg_name,
+                epoch=None if epoch == "(none)" else epoch,
+                version=pkg_version,
+                release=pkg_release,
+                arch=arch,
+                provides=[],
+                requires=[],
+            )
+        elif kind == "PROV" and current is not None:
+            current["provides"].append(_dependency(fields))
+        elif kind == "REQ" and current is not None:
+            dep = _dependency(fields)
+            if not dep.is_rpmlib:
+                current["requires"].append(dep)
+    finish()
+
+    urls: dict[str, str] = {}
+    for line in parsed_part.splitlines():
+        match = _SOURCE_LINE.match(line)
+        if match and "://" in match.group(1):
+            url = match.group(1)
+            # rpm names the file after the last '/', so `.../v1.tar.gz#/pkg-1.tar.gz` is
+            # fetched from `.../v1.tar.gz` and saved as `pkg-1.tar.gz`.
+            urls[url.rsplit("/", 1)[-1]] = url.split("#", 1)[0]
+
+    if not name or not packages:
+        raise InvalidSpecError(
+            f"{spec_input.spec_path} (target {spec_input.address}): rpmspec found no package "
+            "in it. A spec needs Name, Version, Release and at least a %files section."
+        )
+    return RpmSpecInfo(
+        address=spec_input.address,
+        spec_path=spec_input.spec_path,
+        name=name,
+        version=version,
+        release=release,
+        changelog_time=changelog_time,
+        build_requires=tuple(build_requires),
+        packages=tuple(packages),
+        sources=tuple(SpecSource(filename, urls.get(filename)) for filename in source_names),
+        defines=spec_input.defines,
+    )
+
+
+@rule(desc="Collect an rpm_package's spec and sources", level=LogLevel.DEBUG)
+async def rpm_spec_input(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmSpecInput:
+    wrapped = await Get(
+        WrappedTarget,
+        WrappedTargetRequest(request.address, description_of_origin="keel rpm_package"),
+    )
+    target = wrapped.target
+    sources = await Get(HydratedSources, HydrateSourcesRequest(target[RpmSourcesField]))
+    files = sources.snapshot.files
+    spec_name = target[RpmSpecField].value
+    specs = [f for f in files if os.path.basename(f) == spec_name] if spec_name else [
+        f for f in files if f.endswith(".spec")
+    ]
+    if len(specs) != 1:
+        found = ", ".join(os.path.basename(f) for f in files if f.endswith(".spec")) or "none"
+        fix = (
+            f"`spec=\"{spec_name}\"` names no file in `sources`; add it or fix the name"
+            if spec_name
+            else "set `spec=\"NAME.spec\"` (and `sources`) on the target, one target per spec"
+        )
+        raise InvalidSpecError(
+            f"rpm_package {request.address} needs exactly one spec file among its sources "
+            f"(found: {found}) in {request.address.spec_path or '.'}/: {fix}."
+        )
+    spec_path = specs[0]
+    defines = {**rpm.defines, **(target[RpmDefinesField].value or {})}
+    return RpmSpecInput(
+        address=request.address,
+        spec_path=spec_path,
+        source_dir=os.path.dirname(spec_path),
+        snapshot_digest=sources.snapshot.digest,
+        local_files=tuple(f for f in files if f != spec_path),
+        defines=tuple(sorted(defines.items())),
+    )
+
+
+@rule(desc="Read a spec with rpmspec", level=LogLevel.DEBUG)
+async def rpm_spec_info(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmSpecInfo:
+    spec_input = await Get(RpmSpecInput, RpmSpecInfoRequest, request)
+    tools = await Get(
+        HostTools, HostToolsRequest(("rpmspec",), tuple(rpm.search_path))
+    )
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=(
+                tools["sh"],
+                "-c",
+                _QUERY_SCRIPT,
+                "sh",
+                spec_input.spec_path,
+                _SRPM_QF,
+                _BINARY_QF,
+                "--define",
+                f"_sourcedir {{chroot}}/{spec_input.source_dir}",
+                *macro_args(spec_input.defines),
+            ),
+            input_digest=spec_input.snapshot_digest,
+            env={
+                "PATH": ":".join(rpm.search_path),
+                "HOME": "{chroot}",
+                "LC_ALL": "C.UTF-8",
+                "TZ": "UTC",
+                "KEEL_HOST_TOOLS": tools.identity,
+            },
+            description=f"rpmspec {spec_input.spec_path}",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    if result.exit_code != 0:
+        stderr = result.stderr.decode(errors="replace").strip()
+        raise InvalidSpecError(
+            f"{spec_input.spec_path} (target {request.address}): rpmspec cannot parse it:\n"
+            f"{stderr}\nFix the spec; `rpmspec -P {spec_input.spec_path}` shows the same error."
+        )
+    return parse_query_output(spec_input, result.stdout.decode())
+
+
+def rules():
+    return collect_rules()

@@ -1,0 +1,183 @@
+"""Gather every source a spec uses: local files as they are, the rest fetched by sha256."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestEntries,
+    DigestSubset,
+    FileContent,
+    FileEntry,
+    MergeDigests,
+    PathGlobs,
+)
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.logging import LogLevel
+
+from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.sources.signatures import parse_signatures
+from rules.sources.subsystems import RpmSourcesSubsystem
+
+_FETCH_SCRIPT = (Path(__file__).parent / "scripts" / "fetch_source.py").read_bytes()
+
+
+class SourceError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file the spec names (SourceN/PatchN) and the URL it gives for it, if any."""
+
+    filename: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class SpecSourcesRequest:
+    owner: str  # the spec and its target, for error messages
+    signatures_path: str  # where NAME.signatures.json is (or would be)
+    local_digest: Digest  # the files next to the spec, at their repo paths
+    wanted: tuple[SourceFile, ...]
+
+
+@dataclass(frozen=True)
+class SpecSources:
+    """Every local file and every fetched source, flat, as `%{_sourcedir}` wants them."""
+
+    digest: Digest
+
+
+@dataclass(frozen=True)
+class FetchSourceRequest:
+    filename: str
+    sha256: str
+    candidates: tuple[str, ...]
+    owner: str
+    signatures_path: str
+
+
+@dataclass(frozen=True)
+class FetchedSource:
+    digest: Digest
+
+
+def fetch_candidates(
+    filename: str, sha256: str, url: str | None, options: RpmSourcesSubsystem
+) -> tuple[str, ...]:
+    candidates = [os.path.join(os.path.expanduser(options.cache_dir), filename)]
+    candidates += [m.format(filename=filename, sha256=sha256) for m in options.mirrors]
+    if url and options.use_spec_urls:
+        candidates.append(url)
+    return tuple(candidates)
+
+
+@rule(desc="Fetch a source by sha256", level=LogLevel.DEBUG)
+async def fetch_source(request: FetchSourceRequest, rpm: RpmSubsystem) -> FetchedSource:
+    tools, script = await MultiGet(
+        Get(HostTools, HostToolsRequest(("python3",), tuple(rpm.search_path))),
+        Get(Digest, CreateDigest([FileContent("fetch_source.py", _FETCH_SCRIPT)])),
+    )
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=(
+                tools["python3"],
+                "fetch_source.py",
+                request.filename,
+                request.sha256,
+                ".keel_sources",
+                *request.candidates,
+            ),
+            input_digest=script,
+            output_files=(request.filename,),
+            append_only_caches={"keel_sources": ".keel_sources"},
+            env={"KEEL_HOST_TOOLS": tools.identity},
+            description=f"Fetch {request.filename} (sha256 {request.sha256[:12]}…)",
+            level=LogLevel.INFO,
+        ),
+    )
+    if result.exit_code != 0:
+        raise SourceError(
+            f"{request.owner}: cannot get source {request.filename}, pinned by "
+            f"{request.signatures_path}:\n{result.stderr.decode(errors='replace').strip()}\n"
+            "Put the file in the source cache (`build-support/source-cache import DIR`), add a "
+            "mirror (`[rpm-sources].mirrors`), or, if the new bytes are the right ones, update "
+            f"its sha256 in {request.signatures_path}."
+        )
+    return FetchedSource(result.output_digest)
+
+
+@rule(desc="Gather a spec's sources", level=LogLevel.DEBUG)
+async def spec_sources(request: SpecSourcesRequest, options: RpmSourcesSubsystem) -> SpecSources:
+    entries = await Get(DigestEntries, Digest, request.local_digest)
+    local: dict[str, FileEntry] = {}
+    for entry in entries:
+        if not isinstance(entry, FileEntry):
+            continue
+        name = os.path.basename(entry.path)
+        if name in local:
+            raise SourceError(
+                f"{request.owner}: two sources are both named {name} ({local[name].path} and "
+                f"{entry.path}); rpmbuild keeps sources flat in %{{_sourcedir}}, so rename one."
+            )
+        local[name] = entry
+
+    signatures: dict[str, str] = {}
+    if os.path.basename(request.signatures_path) in local:
+        contents = await Get(
+            DigestContents,
+            DigestSubset(request.local_digest, PathGlobs([request.signatures_path])),
+        )
+        signatures = parse_signatures(request.signatures_path, contents[0].content)
+
+    fetches = []
+    for source in request.wanted:
+        expected = signatures.get(source.filename)
+        entry = local.get(source.filename)
+        if entry is not None:
+            actual = entry.file_digest.fingerprint
+            if expected and expected != actual:
+                raise SourceError(
+                    f"{request.owner}: {entry.path} does not match {request.signatures_path}: "
+                    f"expected sha256 {expected}, actual {actual}. Restore the file, or record "
+                    "the new sha256 if the change is intended."
+                )
+            continue
+        if expected is None:
+            raise SourceError(
+                f"{request.owner}: source {source.filename} is neither next to the spec nor "
+                f"pinned in {request.signatures_path}. Add the file to the spec's directory, or "
+                f'add "{source.filename}": "<sha256>" under "Signatures" in that file.'
+            )
+        fetches.append(
+            FetchSourceRequest(
+                filename=source.filename,
+                sha256=expected,
+                candidates=fetch_candidates(source.filename, expected, source.url, options),
+                owner=request.owner,
+                signatures_path=request.signatures_path,
+            )
+        )
+
+    fetched = await MultiGet(Get(FetchedSource, FetchSourceRequest, f) for f in fetches)
+    flat_local = await Get(
+        Digest,
+        CreateDigest(
+            FileEntry(name, entry.file_digest, entry.is_executable)
+            for name, entry in sorted(local.items())
+        ),
+    )
+    digest = await Get(Digest, MergeDigests([flat_local, *(f.digest for f in fetched)]))
+    return SpecSources(digest)
+
+
+def rules():
+    return collect_rules()
