@@ -29,7 +29,7 @@ from rules.rpm.util_rules.package_graph import RpmPackageGraph
 from rules.rpm.util_rules.rpmbuild_env import RPMBUILD_TOOLS, REPRODUCIBLE_MACROS, rpmbuild_env
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest, RpmSpecInput, macro_args
 from rules.rpm.util_rules.virtual_package import VirtualPackage, VirtualPackageRequest
-from rules.sources.fetch import SourceFile, SpecSources, SpecSourcesRequest
+from rules.sources.fetch import SpecSources, SpecSourcesRequest
 
 _BUILD_SCRIPT = (Path(__file__).parent.parent / "scripts" / "build_rpm.sh").read_bytes()
 _LOG_TAIL_LINES = 40
@@ -121,7 +121,7 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
             owner=owner,
             signatures_path=signatures_path,
             local_digest=sources_digest,
-            wanted=tuple(SourceFile(s.filename, s.url) for s in info.sources),
+            wanted=info.sources,
         ),
     )
     spec_entries = await Get(
@@ -129,11 +129,12 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
     )
     spec_file = next(e for e in spec_entries if isinstance(e, FileEntry))
     spec_name = os.path.basename(spec_input.spec_path)
+    deps_digest = await Get(Digest, MergeDigests(dep_digests))
     inputs = await MultiGet(
         Get(Digest, CreateDigest([FileEntry(f"SPECS/{spec_name}", spec_file.file_digest)])),
         Get(Digest, CreateDigest([FileContent("build_rpm.sh", _BUILD_SCRIPT)])),
         Get(Digest, AddPrefix(sources.digest, "SOURCES")),
-        Get(Digest, AddPrefix(await Get(Digest, MergeDigests(dep_digests)), "deps")),
+        Get(Digest, AddPrefix(deps_digest, "deps")),
         *([Get(Digest, AddPrefix(virtual.digest, "deps/environment"))] if virtual else []),
     )
     input_digest = await Get(Digest, MergeDigests(inputs))

@@ -27,6 +27,7 @@ from pants.util.logging import LogLevel
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.target_types import RpmDefinesField, RpmSourcesField, RpmSpecField
+from rules.sources.fetch import SourceFile
 
 
 class InvalidSpecError(Exception):
@@ -66,14 +67,6 @@ class BinaryPackageInfo:
 
 
 @dataclass(frozen=True)
-class SpecSource:
-    """A SourceN or PatchN: the file name rpmbuild looks for, and the URL the spec gives."""
-
-    filename: str
-    url: str | None
-
-
-@dataclass(frozen=True)
 class RpmSpecInfo:
     address: Address
     spec_path: str
@@ -83,7 +76,7 @@ class RpmSpecInfo:
     changelog_time: int | None
     build_requires: tuple[RpmDependency, ...]
     packages: tuple[BinaryPackageInfo, ...]
-    sources: tuple[SpecSource, ...]
+    sources: tuple[SourceFile, ...]  # every SourceN and PatchN
     defines: tuple[tuple[str, str], ...]
 
     @property
@@ -221,7 +214,7 @@ def parse_query_output(spec_input: RpmSpecInput, output: str) -> RpmSpecInfo:
         changelog_time=changelog_time,
         build_requires=tuple(build_requires),
         packages=tuple(packages),
-        sources=tuple(SpecSource(filename, urls.get(filename)) for filename in source_names),
+        sources=tuple(SourceFile(filename, urls.get(filename)) for filename in source_names),
         defines=spec_input.defines,
     )
 
