@@ -109,11 +109,7 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
         spec_input.source_dir, Path(spec_input.spec_path).stem + ".signatures.json"
     )
     sources_digest = await Get(
-        Digest,
-        DigestSubset(
-            spec_input.snapshot_digest,
-            PathGlobs([os.path.join(spec_input.source_dir, "*"), f"!{spec_input.spec_path}"]),
-        ),
+        Digest, DigestSubset(spec_input.snapshot_digest, PathGlobs(spec_input.local_files))
     )
     sources = await Get(
         SpecSources,
