@@ -5,7 +5,7 @@ from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
 
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms
-from rules.rpm.util_rules.package_graph import Provider, RpmPackageGraph
+from rules.rpm.util_rules.package_graph import AmbiguousProviderError, Provider, RpmPackageGraph
 from tests.rule_runner import keel_rule_runner, spec
 
 LIB = spec(
@@ -54,7 +54,7 @@ def test_two_targets_providing_one_capability_is_an_error_naming_both() -> None:
             "app/app.spec": spec("app", body="BuildRequires: mta"),
         }
     )
-    with pytest.raises(Exception) as e:
+    with pytest.raises(AmbiguousProviderError) as e:
         graph.build_closure(Address("app"))
     message = str(e.value)
     assert "app/app.spec: `mta` is provided by two targets" in message
