@@ -77,6 +77,17 @@ class RpmOutputPathField(StringField):
     )
 
 
+class RpmToolchainField(StringField):
+    alias = "toolchain"
+    help = help_text(
+        """
+        The toolchain_stage whose root this package is built in, e.g. `//toolchain:official`.
+        Default: `[rpm].toolchain`. Packages listed in a toolchain stage's `packages` ignore
+        this: they are built in that stage's base root.
+        """
+    )
+
+
 class RpmPackageTarget(Target):
     alias = "rpm_package"
     core_fields = (
@@ -86,6 +97,7 @@ class RpmPackageTarget(Target):
         RpmDependenciesField,
         RpmDefinesField,
         RpmOutputPathField,
+        RpmToolchainField,
     )
     help = help_text(
         """
@@ -94,7 +106,8 @@ class RpmPackageTarget(Target):
 
         `rpm_package()` with no arguments works in a directory holding one `*.spec`. Its
         `BuildRequires` and `Requires` become dependencies on the targets whose packages provide
-        them; the RPMs of the `BuildRequires` closure are installed where rpmbuild sees them.
+        them. rpmbuild runs inside the root of a toolchain stage (see `toolchain`), with the RPMs of
+        the `BuildRequires` closure installed into it first.
         Run `./pants package path/to/dir` to build, `./pants rpm-requires path/to/dir` to see
         how every requirement is satisfied.
         """

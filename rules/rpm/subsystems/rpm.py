@@ -1,7 +1,7 @@
 """The `[rpm]` options: how keel runs rpmspec and rpmbuild."""
 from __future__ import annotations
 
-from pants.option.option_types import DictOption, IntOption, StrListOption
+from pants.option.option_types import DictOption, IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import help_text
 
@@ -20,7 +20,7 @@ class RpmSubsystem(Subsystem):
         ),
     )
     search_path = StrListOption(
-        default=["/usr/local/bin", "/usr/bin", "/bin"],
+        default=["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"],
         help=help_text(
             """
             Where to find rpm, rpmbuild and rpmspec, and the PATH builds run with. The sha256 of
@@ -36,6 +36,16 @@ class RpmSubsystem(Subsystem):
             SOURCE_DATE_EPOCH for a spec without a `%changelog` (1980-01-01 by default). Specs
             with a changelog use the date of its newest entry. The clock is never used, so two
             builds of the same inputs give identical RPMs.
+            """
+        ),
+    )
+    toolchain = StrOption(
+        default="//toolchain:official",
+        help=help_text(
+            """
+            The toolchain_stage whose root `rpm_package` targets are built in, unless their
+            `toolchain` field says otherwise. Its root archive is part of every build's cache key:
+            change a toolchain package and everything built with it rebuilds.
             """
         ),
     )

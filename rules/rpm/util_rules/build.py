@@ -1,4 +1,5 @@
-"""Build one rpm_package: sources + the RPMs of its BuildRequires closure -> RPMs and SRPM."""
+"""Build one rpm_package inside its build root: sources + the RPMs of its BuildRequires
+closure -> RPMs and SRPM."""
 from __future__ import annotations
 
 import os
@@ -22,21 +23,36 @@ from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.rpm.subsystems.rpm import RpmSubsystem
-from rules.sandbox.bwrap import sandboxed_argv
 from rules.rpm.util_rules.package_graph import RpmPackageGraph
-from rules.rpm.util_rules.rpmbuild_env import RPMBUILD_TOOLS, REPRODUCIBLE_MACROS, rpmbuild_env
+from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest, RpmSpecInput, macro_args
-from rules.rpm.util_rules.virtual_package import VirtualPackage, VirtualPackageRequest
+from rules.sandbox.root import BuildRoot, BuildRootRequest, InRootProcess
 from rules.sources.fetch import SpecSources, SpecSourcesRequest
 
 _BUILD_SCRIPT = (Path(__file__).parent.parent / "scripts" / "build_rpm.sh").read_bytes()
+_RPM_FLAGS = (Path(__file__).parent.parent / "scripts" / "rpm_flags.sh").read_bytes()
 _LOG_TAIL_LINES = 40
 
 
 class RpmBuildError(Exception):
     pass
+
+
+class ToolchainOrderError(Exception):
+    pass
+
+
+def check_stage_order(address, info, root, closure_packages, graph) -> None:
+    """A toolchain stage's package may only BuildRequire what its base root and the packages
+    listed before it supply."""
+    late = sorted({str(p.address) for p in closure_packages if p.address not in root.in_root})
+    if late:
+        raise ToolchainOrderError(
+            f"{address} ({info.name}) is built by toolchain stage {root.stage}, but its "
+            f"BuildRequires need {', '.join(late)}, which the stage does not list before it. "
+            f"Move them before {address} in the `packages` of {root.stage}."
+        )
 
 
 @dataclass(frozen=True)
@@ -73,11 +89,15 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
     closure = graph.build_closure(request.address)
     owner = f"{info.spec_path} (target {request.address})"
 
-    spec_input, tools = await MultiGet(
+    spec_input, root = await MultiGet(
         Get(RpmSpecInput, RpmSpecInfoRequest(request.address)),
-        Get(HostTools, HostToolsRequest(RPMBUILD_TOOLS, tuple(rpm.search_path))),
+        Get(BuildRoot, BuildRootRequest(request.address)),
     )
-    dep_addresses = sorted({p.address for p in closure.packages})
+    if root.stage is not None:
+        check_stage_order(request.address, info, root, closure.packages, graph)
+    # What the root already holds is not installed again.
+    to_install = [p for p in closure.packages if p.address not in root.in_root]
+    dep_addresses = sorted({p.address for p in to_install})
     built_deps = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in dep_addresses)
     built_by_address = dict(zip(dep_addresses, built_deps))
 
@@ -89,22 +109,8 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
                 PathGlobs([f"RPMS/{graph.infos[p.address].package(p.package).filename}"]),
             ),
         )
-        for p in closure.packages
+        for p in to_install
     )
-    environment_provides = tuple(sorted({r.name for r in closure.from_environment}))
-    virtual = (
-        await Get(
-            VirtualPackage,
-            VirtualPackageRequest(
-                "keel-build-environment",
-                environment_provides,
-                "What the build environment provides for this build",
-            ),
-        )
-        if environment_provides
-        else None
-    )
-
     signatures_path = os.path.join(
         spec_input.source_dir, Path(spec_input.spec_path).stem + ".signatures.json"
     )
@@ -125,41 +131,50 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
     )
     spec_file = next(e for e in spec_entries if isinstance(e, FileEntry))
     spec_name = os.path.basename(spec_input.spec_path)
-    deps_digest = await Get(Digest, MergeDigests(dep_digests))
+    deps_digest = await Get(Digest, MergeDigests([*dep_digests, root.preinstalled]))
     inputs = await MultiGet(
         Get(Digest, CreateDigest([FileEntry(f"SPECS/{spec_name}", spec_file.file_digest)])),
-        Get(Digest, CreateDigest([FileContent("build_rpm.sh", _BUILD_SCRIPT)])),
+        Get(
+            Digest,
+            CreateDigest(
+                [FileContent("build_rpm.sh", _BUILD_SCRIPT), FileContent("rpm_flags.sh", _RPM_FLAGS)]
+            ),
+        ),
         Get(Digest, AddPrefix(sources.digest, "SOURCES")),
         Get(Digest, AddPrefix(deps_digest, "deps")),
-        *([Get(Digest, AddPrefix(virtual.digest, "deps/environment"))] if virtual else []),
     )
     input_digest = await Get(Digest, MergeDigests(inputs))
 
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            argv=sandboxed_argv(
-                tools["bwrap"],
-                (
-                    tools["bash"],
-                    "build_rpm.sh",
-                    f"SPECS/{spec_name}",
-                    *macro_args(REPRODUCIBLE_MACROS),
-                    *macro_args(spec_input.defines),
-                ),
+    process = await Get(
+        Process,
+        InRootProcess(
+            root=root.archive,
+            argv=(
+                "/bin/bash",
+                "build_rpm.sh",
+                f"SPECS/{spec_name}",
+                *macro_args(REPRODUCIBLE_MACROS),
+                *macro_args(spec_input.defines),
             ),
             input_digest=input_digest,
             output_directories=("top/RPMS", "top/SRPMS"),
-            env=rpmbuild_env(tools, tuple(rpm.search_path), source_date_epoch(info, rpm)),
+            source_date_epoch=source_date_epoch(info, rpm),
             description=f"rpmbuild {info.name}-{info.version}-{info.release} ({request.address})",
-            level=LogLevel.INFO,
-            timeout_seconds=None,
         ),
     )
+    result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
+        tail = log_tail(result)
+        hint = ""
+        if "Failed build dependencies" in tail:
+            hint = (
+                "\nA BuildRequires is met by no rpm_package and not by "
+                f"{root.description}: add a spec that provides it, or add it to the toolchain "
+                "(its seed's `seed_packages`/`provides`, or a toolchain stage's `packages`)."
+            )
         raise RpmBuildError(
-            f"rpmbuild failed for {owner} (exit {result.exit_code}). Last lines of its log:\n"
-            f"{log_tail(result)}"
+            f"rpmbuild failed for {owner} in {root.description} (exit {result.exit_code}). "
+            f"Last lines of its log:\n{tail}{hint}"
         )
     digest = await Get(Digest, RemovePrefix(result.output_digest, "top"))
     entries = await Get(DigestEntries, Digest, digest)

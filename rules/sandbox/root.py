@@ -1,0 +1,152 @@
+"""Build roots: root filesystems carried as archives, and processes that run inside them.
+
+A toolchain stage produces a root (rules/toolchain). Pants digests keep only file content and
+the executable bit, so a root travels as one deterministic `.tar.zst` file, whose sha256 is part
+of the cache key of every action run in it. scripts/enter_root.sh unpacks each archive once per
+machine into a named cache keyed by that sha256, then gives every action its own throw-away
+overlay of it inside bubblewrap: owners, modes, setuid bits and the rpm database survive, and
+set-up costs milliseconds, not a copy of the root.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from pants.engine.addresses import Address
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.process import Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.zstd import ZstdCompressor
+from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.sandbox.bwrap import BUILD_DIR
+
+ARCHIVE_NAME = "root.tar.zst"
+ROOT_TOOLS = (
+    "bash", "unshare", "mount", "umount", "bwrap", "tar", "zstd", "flock",
+    "readlink", "mktemp", "id", "rm", "rmdir", "mkdir", "mv", "touch", "true",
+)
+_ENTER_ROOT = (Path(__file__).parent / "scripts" / "enter_root.sh").read_bytes()
+# Inside the root: its own tools, a fixed home, locale and time zone.
+ROOT_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+
+@dataclass(frozen=True)
+class RootArchive:
+    """A root filesystem as one deterministic tar.zst (ARCHIVE_NAME in `digest`)."""
+
+    digest: Digest
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class BuildRootRequest:
+    """Which root `address` (an rpm_package) is built in; answered by rules/toolchain."""
+
+    address: Address
+
+
+@dataclass(frozen=True)
+class BuildRoot:
+    archive: RootArchive
+    description: str  # e.g. "the root of //toolchain:official"
+    # RPMs installed before the package's own BuildRequires closure (for a toolchain stage's
+    # package: those built before it in the stage).
+    preinstalled: Digest
+    # rpm_package targets whose RPMs the root already holds or `preinstalled` brings.
+    in_root: frozenset[Address]
+    # For a package of a toolchain stage: that stage. Its BuildRequires may then only be met by
+    # the root and the packages before it in the stage.
+    stage: Address | None
+
+
+@dataclass(frozen=True)
+class InRootProcess:
+    """Run `argv` inside `root`, with `input_digest` at BUILD_DIR, the working directory.
+
+    `env` is all the command sees. With `pack`, the root as the command left it is written to
+    that file as a new root archive.
+    """
+
+    root: RootArchive
+    argv: tuple[str, ...]
+    input_digest: Digest
+    description: str
+    source_date_epoch: int
+    env: FrozenDict[str, str] = FrozenDict()
+    output_files: tuple[str, ...] = ()
+    output_directories: tuple[str, ...] = ()
+    pack: str | None = None
+    level: LogLevel = LogLevel.INFO
+
+
+def root_env(source_date_epoch: int, extra: Mapping[str, str] = FrozenDict()) -> FrozenDict[str, str]:
+    return FrozenDict(
+        {
+            "PATH": ROOT_PATH,
+            "HOME": f"{BUILD_DIR}/home",
+            "LC_ALL": "C.UTF-8",
+            "TZ": "UTC",
+            "SOURCE_DATE_EPOCH": str(source_date_epoch),
+            **extra,
+        }
+    )
+
+
+@rule(desc="Prepare a process in a build root", level=LogLevel.DEBUG)
+async def in_root_process(request: InRootProcess, rpm: RpmSubsystem) -> Process:
+    tools, script = await MultiGet(
+        Get(HostTools, HostToolsRequest(ROOT_TOOLS, tuple(rpm.search_path))),
+        Get(Digest, CreateDigest([FileContent("enter_root.sh", _ENTER_ROOT, is_executable=True)])),
+    )
+    inner_env = root_env(request.source_date_epoch, request.env)
+    env = {
+        **inner_env,
+        # enter_root.sh itself runs on the host, with host tools.
+        "PATH": ":".join(rpm.search_path),
+        "KEEL_ROOT_PATH": inner_env["PATH"],
+        "KEEL_ROOT_ENV": " ".join(sorted(inner_env)),
+        "KEEL_HOST_TOOLS": tools.identity,
+    }
+    input_digest = request.input_digest
+    immutable = {".keel/root": request.root.digest, ".keel/bin": script}
+    caches = {"keel_roots": ".keel/roots"}
+    pack_args: tuple[str, ...] = ()
+    if request.pack:
+        compressor = await Get(ZstdCompressor)
+        env.update(compressor.env)
+        env["KEEL_COMPRESS"] = shlex.join(compressor.command)
+        input_digest = await Get(Digest, MergeDigests([input_digest, compressor.input_digest]))
+        immutable.update(compressor.immutable_input_digests)
+        caches.update(compressor.append_only_caches)
+        pack_args = ("--pack", request.pack)
+    return Process(
+        argv=(
+            tools["bash"],
+            ".keel/bin/enter_root.sh",
+            f".keel/root/{ARCHIVE_NAME}",
+            request.root.sha256,
+            *pack_args,
+            "--",
+            *request.argv,
+        ),
+        input_digest=input_digest,
+        immutable_input_digests=FrozenDict(immutable),
+        append_only_caches=FrozenDict(caches),
+        env=FrozenDict(env),
+        output_files=(*request.output_files, *((request.pack,) if request.pack else ())),
+        output_directories=request.output_directories,
+        description=request.description,
+        level=request.level,
+        timeout_seconds=None,
+    )
+
+
+def rules():
+    return collect_rules()

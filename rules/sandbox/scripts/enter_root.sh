@@ -1,0 +1,96 @@
+#!/bin/bash
+# Run a command inside a build root: a root filesystem archive made by a toolchain stage.
+#
+# usage: enter_root.sh ARCHIVE ROOT_ID [--pack OUT] -- COMMAND...
+#
+# Run by keel's rules (rules/sandbox/root.py) in the Pants sandbox, with:
+#   .keel/roots          a Pants named cache; each root is unpacked there once, into ROOT_ID/
+#                        (the sha256 of ARCHIVE), and never written again.
+#   KEEL_ROOT_ENV        names of the variables passed into the root; all others are cleared.
+#   KEEL_COMPRESS        with --pack: the command that compresses a tar stream.
+#
+# Each run gets its own writable view of the root: an overlay whose upper layer is a tmpfs that
+# is thrown away afterwards. Inside, bubblewrap gives a private /dev, /proc, /tmp, IPC, UTS and
+# PID namespaces, a network with only `lo`, and the Pants sandbox at /tmp/build, the working
+# directory. Nothing of the host's filesystem is visible.
+#
+# --pack OUT: after COMMAND succeeds, write the changed root as a deterministic tar (sorted names,
+# numeric owners, mtimes clamped to SOURCE_DATE_EPOCH), compressed by KEEL_COMPRESS, to OUT.
+#
+# As root the unpacked root keeps every owner; as an ordinary user, the root is unpacked and used
+# inside a user namespace that maps the user to root (unprivileged user namespaces are required).
+set -euo pipefail
+
+if [ "${1:-}" = --inside ]; then
+  # Second half, in a private mount namespace: overlay + bubblewrap.
+  shift
+  lower="$1" sandbox="$2" pack="$3"
+  shift 4  # also drops "--"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/keel-root.XXXXXX")
+  mount -t tmpfs keel-root "$work"
+  mkdir "$work/upper" "$work/work" "$work/merged"
+  mount -t overlay keel-root -o "lowerdir=$lower,upperdir=$work/upper,workdir=$work/work" "$work/merged"
+  env_args=()
+  for name in ${KEEL_ROOT_ENV:-}; do
+    value="${!name-}"
+    [ "$name" = PATH ] && value="$KEEL_ROOT_PATH"  # PATH out here is the host's
+    env_args+=(--setenv "$name" "$value")
+  done
+  bwrap_argv=(
+    bwrap --die-with-parent
+    --bind "$work/merged" /
+    --dev /dev --proc /proc --tmpfs /tmp --tmpfs /var/tmp
+    --bind "$sandbox" /tmp/build --chdir /tmp/build
+    --unshare-net --unshare-ipc --unshare-uts --unshare-pid --hostname keel
+    --clearenv "${env_args[@]}"
+    "$@"
+  )
+  # The tmpfs mount point is an empty directory on the host: remove it when done.
+  trap 'umount -l "$work" 2>/dev/null; rmdir "$work" 2>/dev/null || true' EXIT
+  "${bwrap_argv[@]}" || exit $?
+  [ -n "$pack" ] || exit 0
+  # rpm recreates rpmdb.sqlite-shm (a shared-memory index) whenever it opens the database.
+  tar --sort=name --format=posix \
+    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
+    --numeric-owner --mtime="@${SOURCE_DATE_EPOCH}" --clamp-mtime \
+    --exclude=./var/lib/rpm/rpmdb.sqlite-shm --exclude=./var/lib/rpm/.rpm.lock \
+    -C "$work/merged" -cf - . | $KEEL_COMPRESS > "$sandbox/$pack"
+  exit 0
+fi
+
+archive="$1" root_id="$2"
+shift 2
+pack=""
+if [ "$1" = --pack ]; then pack="$2"; shift 2; fi
+[ "$1" = -- ] || { echo "usage: enter_root.sh ARCHIVE ROOT_ID [--pack OUT] -- COMMAND..." >&2; exit 2; }
+
+roots="$(readlink -f .keel/roots)"
+root="$roots/$root_id"
+if [ ! -e "$root/.keel-complete" ]; then
+  # Unpack once per archive digest; concurrent builds wait for the first one.
+  exec 9>"$roots/$root_id.lock"
+  flock 9
+  if [ ! -e "$root/.keel-complete" ]; then
+    rm -rf "$root.partial"
+    mkdir -p "$root.partial"
+    owner_args=(--same-owner)
+    [ "$(id -u)" = 0 ] || owner_args=(--no-same-owner)
+    # /dev comes from bubblewrap; device nodes cannot be made without privileges.
+    zstd -dc "$archive" | tar -x -p --numeric-owner "${owner_args[@]}" --exclude='./dev/*' -C "$root.partial"
+    touch "$root.partial/.keel-complete"
+    mv "$root.partial" "$root"
+  fi
+  exec 9>&-
+fi
+
+unshare_args=(--mount --propagation private)
+if [ "$(id -u)" != 0 ]; then
+  unshare_args+=(--map-root-user)
+  if ! unshare "${unshare_args[@]}" true 2>/dev/null; then
+    echo "keel: cannot enter the build root: this user may not create user namespaces" \
+      "(unshare --map-root-user failed). Run as root, or allow unprivileged user namespaces" \
+      "(sysctl kernel.unprivileged_userns_clone=1, or user.max_user_namespaces > 0)." >&2
+    exit 1
+  fi
+fi
+exec unshare "${unshare_args[@]}" bash "$0" --inside "$root" "$PWD" "$pack" "$@"

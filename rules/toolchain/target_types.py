@@ -1,0 +1,130 @@
+"""The `toolchain_stage` target: stage 1 of the build, the root every package is built in.
+
+Two kinds, like the Azure Linux toolkit's bootstrap and official toolchains:
+- a *bootstrap* stage has a `seed`: a lock file of prebuilt packages that make a root with a C
+  toolchain, make and rpmbuild;
+- a stage with a `base` builds its `packages` (rpm_package targets) one after the other inside the
+  base root, each seeing the RPMs built before it, and installs them all into a new root: the
+  *worker root* of the package stage.
+"""
+from __future__ import annotations
+
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    InvalidTargetException,
+    OptionalSingleSourceField,
+    SpecialCasedDependencies,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import help_text
+
+
+class ToolchainSeedField(OptionalSingleSourceField):
+    alias = "seed"
+    expected_file_extensions = (".json",)
+    help = help_text(
+        """
+        The seed lock file of a bootstrap stage: every prebuilt binary package of the root, with
+        name, version and sha256, e.g. `seed.lock.json`.
+
+        Write or refresh it with `./pants toolchain-lock path/to:bootstrap`. It records
+        `seed_packages` and everything they depend on, as resolved by the build host's own
+        package manager (apt on Debian and Ubuntu); a build fetches exactly those files through
+        the same package manager and fails if one is gone or changed.
+        """
+    )
+
+
+class ToolchainSeedPackagesField(StringSequenceField):
+    alias = "seed_packages"
+    help = help_text(
+        """
+        Packages of the build host's distribution that make up the bootstrap root, by name (their
+        dependencies and the distribution's essential packages are added). Used only by
+        `./pants toolchain-lock`; builds read the lock file.
+        """
+    )
+
+
+class ToolchainProvidesField(StringSequenceField):
+    alias = "provides"
+    help = help_text(
+        """
+        RPM capabilities the seed supplies, e.g. `["gcc", "make", "glibc-devel"]`, for
+        `BuildRequires` written with RPM distribution names. Every seed package's own name is
+        provided too. They are recorded in the root's rpm database by a generated virtual
+        package, so rpmbuild checks `BuildRequires` without `--nodeps`.
+        """
+    )
+
+
+class ToolchainBaseField(StringField):
+    alias = "base"
+    help = help_text(
+        """
+        The address of the `toolchain_stage` this stage builds on, e.g. `":bootstrap"`. Its
+        `packages` are built inside that stage's root.
+        """
+    )
+
+
+class ToolchainPackagesField(SpecialCasedDependencies):
+    alias = "packages"
+    help = help_text(
+        """
+        `rpm_package` targets built by this stage, in order: each is built inside the base root
+        plus the RPMs of the packages before it, so a package must come after those it
+        `BuildRequires`. All of them are then installed with rpm into the stage's root.
+        """
+    )
+
+
+class ToolchainOutputPathField(StringField):
+    alias = "output_path"
+    help = help_text(
+        """
+        A directory under `dist/` for the stage's root archive and manifest. Default:
+        `toolchain/NAME/`, e.g. `dist/toolchain/official/root.tar.zst` and `manifest.json`.
+        """
+    )
+
+
+class ToolchainStageTarget(Target):
+    alias = "toolchain_stage"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        ToolchainSeedField,
+        ToolchainSeedPackagesField,
+        ToolchainProvidesField,
+        ToolchainBaseField,
+        ToolchainPackagesField,
+        ToolchainOutputPathField,
+    )
+    help = help_text(
+        """
+        A toolchain stage: a root filesystem that packages are built in.
+
+        A bootstrap stage is made from a `seed` lock file of prebuilt packages. A stage with a
+        `base` builds its `packages` serially inside the base root and installs them into a new
+        root, the worker root. Every `rpm_package` is built inside a worker root (its `toolchain`
+        field, default `[rpm].toolchain`). `./pants package` on a stage writes its root as a
+        deterministic `root.tar.zst` and a `manifest.json` of every package in it.
+        """
+    )
+
+    def validate(self) -> None:
+        has_seed = self[ToolchainSeedField].value is not None
+        has_base = self[ToolchainBaseField].value is not None
+        if has_seed == has_base:
+            raise InvalidTargetException(
+                f"The toolchain_stage {self.address} needs exactly one of `seed` (a bootstrap "
+                "stage, made from a lock file of prebuilt packages) or `base` (a stage that builds "
+                "`packages` in the root of another stage)."
+            )
+        if has_seed and self[ToolchainPackagesField].value:
+            raise InvalidTargetException(
+                f"The toolchain_stage {self.address} has a `seed` and `packages`: packages are "
+                "built by a stage with a `base`; add a second stage with `base` pointing here."
+            )
