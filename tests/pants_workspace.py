@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ RULES_ROOT = Path.cwd()
 PANTS_TOML = f"""
 [GLOBAL]
 pythonpath = ["{RULES_ROOT}"]
-backend_packages = ["rules.rpm"]
+backend_packages = ["rules.rpm", "rules.toolchain"]
 
 [anonymous-telemetry]
 enabled = false
@@ -23,10 +24,44 @@ defines = {{ dist = ".t1" }}
 """
 
 
+def pex_cli_config() -> str:
+    """[pex-cli] as the repository sets it: the local pex-cli that ./pants built (KEEL_PEX_CLI)."""
+    path = Path(os.environ["KEEL_PEX_CLI"])
+    content = path.read_bytes()
+    version = "v" + path.name.split("-", 1)[1]  # pex-2.1.137
+    entry = f"{hashlib.sha256(content).hexdigest()}|{len(content)}"
+    return (
+        f'[pex-cli]\nversion = "{version}"\n'
+        f'url_template = "file://{path}"\n'
+        f'known_versions = ["{version}|linux_x86_64|{entry}", "{version}|linux_arm64|{entry}"]\n'
+    )
+
+
+# The repository's seed lock (a `files` dependency of the tests that use it).
+REPO_SEED_LOCK = RULES_ROOT / "toolchain" / "seed.lock.json"
+# Runs that do not ask for their own cache share this one, like a user's runs do: the toolchain
+# root is then built once for all tests, not once per test.
+SHARED_CACHE = Path.home() / ".cache" / "keel" / "tests"
+
+
+def toolchain_files(official_packages: tuple[str, ...] = (), provides: tuple[str, ...] = ("gcc", "make")) -> dict[str, str]:
+    """toolchain/: a bootstrap stage from the repository's seed lock, and `official` on it."""
+    requested = json.loads(REPO_SEED_LOCK.read_text())["requested"]
+    return {
+        "toolchain/seed.lock.json": REPO_SEED_LOCK.read_text(),
+        "toolchain/BUILD": (
+            f"toolchain_stage(name='bootstrap', seed='seed.lock.json', seed_packages={requested!r}, "
+            f"provides={list(provides)!r})\n"
+            f"toolchain_stage(name='official', base=':bootstrap', packages={list(official_packages)!r})\n"
+        ),
+    }
+
+
 class Workspace:
     def __init__(self, root: Path, files: dict[str, str]) -> None:
         self.root = root / "ws"
-        self.write({"pants.toml": PANTS_TOML, **files})
+        defaults = {} if "toolchain/BUILD" in files else toolchain_files()
+        self.write({"pants.toml": PANTS_TOML + pex_cli_config(), **defaults, **files})
 
     def write(self, files: dict[str, str]) -> None:
         for path, content in files.items():
@@ -34,9 +69,10 @@ class Workspace:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
 
-    def pants(self, *args: str, cache: str = "cache", check: bool = True) -> subprocess.CompletedProcess:
-        """One Pants run (no daemon). Runs sharing `cache` share Pants' local store."""
-        caches = self.root.parent / cache
+    def pants(self, *args: str, cache: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """One Pants run (no daemon). Runs with the same `cache` name share Pants' local store and
+        named caches; a new name starts from empty caches, like a clean machine."""
+        caches = SHARED_CACHE if cache is None else self.root.parent / cache
         result = subprocess.run(
             [
                 sys.executable, "-m", "pants",

@@ -9,14 +9,14 @@ from pants.engine.target import Targets
 from rules.rpm.target_types import RpmPackageTarget
 from rules.rpm.util_rules.package_graph import RpmPackageGraph
 
-ENVIRONMENT = "build environment"
+ENVIRONMENT = "toolchain root"
 
 
 class RpmRequiresSubsystem(Outputting, GoalSubsystem):
     name = "rpm-requires"
     help = (
         "List every BuildRequires and Requires of the given rpm_package targets with what "
-        "satisfies it: a package of another target, or the build environment (left to it)."
+        "satisfies it: a package of another target, or the root of the toolchain it is built in (left to it)."
     )
 
 

@@ -23,9 +23,11 @@ class RpmSubsystem(Subsystem):
         default=["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"],
         help=help_text(
             """
-            Where to find rpm, rpmbuild and rpmspec, and the PATH builds run with. The sha256 of
-            every tool found here (and of the libraries it links) is part of each action's cache
-            key, so another rpm on another machine never gives a false cache hit.
+            Where to find the host tools keel runs outside build roots: rpmspec (spec queries),
+            bubblewrap, unshare, tar and zstd (entering roots), apt-get and mmdebstrap (the
+            bootstrap seed). Builds themselves use the tools of their root. The sha256 of every
+            host tool found here (and of the libraries it links) is part of each action's cache
+            key, so another tool on another machine never gives a false cache hit.
             """
         ),
     )

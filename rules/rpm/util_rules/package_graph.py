@@ -2,7 +2,7 @@
 
 Built from the rpmspec queries of all rpm_package targets. A requirement is matched by name
 (capability name, ignoring its version; rpmbuild's own check still compares versions when it
-runs). What no target provides is left to the build environment.
+runs). What no target provides is left to the toolchain root the package is built in.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A generated, empty noarch RPM whose only content is a list of Provides.
 
-It tells an rpm database "this is present" for what the build environment supplies (the host
-today, a toolchain seed later), so rpmbuild checks every BuildRequires without --nodeps.
+It tells a root's rpm database "this is present" for what a toolchain seed supplies (packages of
+another distribution), so rpmbuild checks every BuildRequires without --nodeps.
 """
 from __future__ import annotations
 

@@ -49,11 +49,13 @@ if [ "${1:-}" = --inside ]; then
   trap 'umount -l "$work" 2>/dev/null; rmdir "$work" 2>/dev/null || true' EXIT
   "${bwrap_argv[@]}" || exit $?
   [ -n "$pack" ] || exit 0
-  # rpm recreates rpmdb.sqlite-shm (a shared-memory index) whenever it opens the database.
+  # rpm recreates rpmdb.sqlite-shm (a shared-memory index) whenever it opens the database;
+  # ldconfig's aux-cache records inode numbers and ctimes: both differ from run to run.
   tar --sort=name --format=posix \
     --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
     --numeric-owner --mtime="@${SOURCE_DATE_EPOCH}" --clamp-mtime \
     --exclude=./var/lib/rpm/rpmdb.sqlite-shm --exclude=./var/lib/rpm/.rpm.lock \
+    --exclude=./var/cache/ldconfig/aux-cache \
     -C "$work/merged" -cf - . | $KEEL_COMPRESS > "$sandbox/$pack"
   exit 0
 fi
@@ -76,7 +78,7 @@ if [ ! -e "$root/.keel-complete" ]; then
     owner_args=(--same-owner)
     [ "$(id -u)" = 0 ] || owner_args=(--no-same-owner)
     # /dev comes from bubblewrap; device nodes cannot be made without privileges.
-    zstd -dc "$archive" | tar -x -p --numeric-owner "${owner_args[@]}" --exclude='./dev/*' -C "$root.partial"
+    zstd -dc < "$archive" | tar -x -p --numeric-owner "${owner_args[@]}" --exclude='./dev/*' -C "$root.partial"
     touch "$root.partial/.keel-complete"
     mv "$root.partial" "$root"
   fi

@@ -31,6 +31,6 @@ mmdebstrap --quiet --mode="$mode" --variant=custom --include="$names" \
   --customize-hook="copy-in $top/$provides_path /tmp/keel" \
   --customize-hook="chroot \"\$1\" rpm -i --force-debian /tmp/keel/$provides" \
   --customize-hook="chroot \"\$1\" ldconfig" \
-  --customize-hook="rm -rf \"\$1/tmp/keel\" \"\$1/etc/apt/sources.list\" \"\$1/var/lib/rpm/rpmdb.sqlite-shm\" \"\$1/var/lib/rpm/.rpm.lock\"" \
+  --customize-hook="rm -rf \"\$1/tmp/keel\" \"\$1/etc/apt/sources.list\" \"\$1/var/lib/rpm/rpmdb.sqlite-shm\" \"\$1/var/lib/rpm/.rpm.lock\" \"\$1/var/cache/ldconfig/aux-cache\"" \
   "$suite" - "deb [trusted=yes] copy://$top/debs ./" \
   | $KEEL_COMPRESS > root.tar.zst
