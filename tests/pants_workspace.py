@@ -44,7 +44,11 @@ REPO_SEED_LOCK = RULES_ROOT / "toolchain" / "seed.lock.json"
 SHARED_CACHE = Path.home() / ".cache" / "keel" / "tests"
 
 
-def toolchain_files(official_packages: tuple[str, ...] = (), provides: tuple[str, ...] = ("gcc", "make")) -> dict[str, str]:
+def toolchain_files(
+    official_packages: tuple[str, ...] = (),
+    provides: tuple[str, ...] = ("gcc", "make"),
+    prebuilt: str | None = None,
+) -> dict[str, str]:
     """toolchain/: a bootstrap stage from the repository's seed lock, and `official` on it."""
     requested = json.loads(REPO_SEED_LOCK.read_text())["requested"]
     return {
@@ -52,7 +56,8 @@ def toolchain_files(official_packages: tuple[str, ...] = (), provides: tuple[str
         "toolchain/BUILD": (
             f"toolchain_stage(name='bootstrap', seed='seed.lock.json', seed_packages={requested!r}, "
             f"provides={list(provides)!r})\n"
-            f"toolchain_stage(name='official', base=':bootstrap', packages={list(official_packages)!r})\n"
+            f"toolchain_stage(name='official', base=':bootstrap', packages={list(official_packages)!r}, "
+            f"prebuilt={prebuilt!r})\n"
         ),
     }
 

@@ -81,6 +81,22 @@ class ToolchainPackagesField(SpecialCasedDependencies):
     )
 
 
+class ToolchainPrebuiltField(OptionalSingleSourceField):
+    alias = "prebuilt"
+    expected_file_extensions = (".json",)
+    help = help_text(
+        """
+        Prebuilt RPMs pinned by sha256, for a stage with `packages`, in the format of a spec's
+        signatures file: `{"Signatures": {"m4-1.4.19-1.keel1.x86_64.rpm": "<sha256>"}}`.
+
+        A package of `packages` whose binary RPMs (as its spec names them) are all pinned here
+        is taken from these files instead of being built: the Azure Linux toolkit's
+        `REBUILD_TOOLCHAIN=n`. The files are fetched like sources, from the local source cache
+        (`[rpm-sources].cache_dir`) or `[rpm-sources].mirrors`, and checked by sha256.
+        """
+    )
+
+
 class ToolchainOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
@@ -100,6 +116,7 @@ class ToolchainStageTarget(Target):
         ToolchainProvidesField,
         ToolchainBaseField,
         ToolchainPackagesField,
+        ToolchainPrebuiltField,
         ToolchainOutputPathField,
     )
     help = help_text(
@@ -122,6 +139,11 @@ class ToolchainStageTarget(Target):
                 f"The toolchain_stage {self.address} needs exactly one of `seed` (a bootstrap "
                 "stage, made from a lock file of prebuilt packages) or `base` (a stage that builds "
                 "`packages` in the root of another stage)."
+            )
+        if has_seed and self[ToolchainPrebuiltField].value:
+            raise InvalidTargetException(
+                f"The toolchain_stage {self.address} has a `seed` and `prebuilt`: prebuilt RPMs "
+                "replace builds of `packages`, so they belong on the stage with `base`."
             )
         if has_seed and self[ToolchainPackagesField].value:
             raise InvalidTargetException(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import socket
 import subprocess
 import tarfile
@@ -123,6 +124,34 @@ def test_packages_build_in_the_worker_root_and_rebuild_only_when_it_changes(tmp_
     rebuilt = rpmbuilds(ws.pants("package", "specs/app", "specs/other", cache=cache))
     assert rebuilt == {"specs/tc-marker:tc-marker", "specs/app:app", "specs/other:other"}
     assert rpm_file(ws, "RPMS/noarch/app-1.0-1.t1.noarch.rpm", "/usr/share/app/built-with") == "marker 7.t1\n"
+
+
+def test_prebuilt_toolchain_packages_are_taken_not_built(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path, FILES)
+    ws.pants("package", "specs/tc-marker", "toolchain:official", cache="built")
+    rpm = ws.root / "dist/RPMS/noarch/tc-marker-1.0-1.t1.noarch.rpm"
+    built_root = sha256(ws.root / "dist/toolchain/official/root.tar.zst")
+
+    # The RPM as a prebuilt seed (REBUILD_TOOLCHAIN=n): pinned by sha256, found in the source cache.
+    prebuilt_dir = tmp_path / "prebuilt"
+    prebuilt_dir.mkdir()
+    (prebuilt_dir / rpm.name).write_bytes(rpm.read_bytes())
+    pins = {"Signatures": {rpm.name: sha256(rpm)}}
+    ws.write(
+        {
+            **toolchain_files(official_packages=("specs/tc-marker",), prebuilt="prebuilt.json"),
+            "toolchain/prebuilt.json": json.dumps(pins),
+        }
+    )
+    shutil.rmtree(ws.root / "dist")
+    result = ws.pants(
+        "package", "toolchain:official", f"--rpm-sources-cache-dir={prebuilt_dir}", cache="fresh"
+    )
+    assert rpmbuilds(result) == set()
+    manifest = json.loads((ws.root / "dist/toolchain/official/manifest.json").read_text())
+    assert [p["prebuilt"] for p in manifest["packages"] if p["kind"] == "rpm"] == [True]
+    # Same RPM bytes, same root.
+    assert sha256(ws.root / "dist/toolchain/official/root.tar.zst") == built_root
 
 
 def _listen() -> tuple[socket.socket, list]:

@@ -7,16 +7,20 @@
 from __future__ import annotations
 
 from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
-from pants.engine.fs import EMPTY_DIGEST, Digest, DigestSubset, MergeDigests, PathGlobs
+from pants.engine.fs import EMPTY_DIGEST, Digest, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.target_types import RpmToolchainField
-from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms
 from rules.sandbox.root import BuildRoot, BuildRootRequest
-from rules.toolchain.util_rules.roots import StageRoot, StageRootRequest
+from rules.toolchain.util_rules.roots import (
+    StagePackage,
+    StagePackageRequest,
+    StageRoot,
+    StageRootRequest,
+)
 from rules.toolchain.util_rules.stages import (
     AllToolchainStages,
     ToolchainStage,
@@ -44,14 +48,13 @@ async def build_root(request: BuildRootRequest, rpm: RpmSubsystem) -> BuildRoot:
         assert owner.base is not None  # a stage with a seed has no packages (target validation)
         earlier = owner.packages[: owner.index_of(request.address)]
         base = await Get(StageRoot, StageRootRequest(owner.base))
-        built = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in earlier)
-        rpms = await MultiGet(
-            Get(Digest, DigestSubset(b.digest, PathGlobs(list(b.rpms)))) for b in built
+        before = await MultiGet(
+            Get(StagePackage, StagePackageRequest(owner.address, a)) for a in earlier
         )
         return BuildRoot(
             archive=base.archive,
             description=f"the root of {owner.base} with the {len(earlier)} packages before it in {owner.address}",
-            preinstalled=await Get(Digest, MergeDigests(rpms)),
+            preinstalled=await Get(Digest, MergeDigests(b.digest for b in before)),
             in_root=frozenset(earlier) | await _stage_packages(owner.base),
             stage=owner.address,
         )

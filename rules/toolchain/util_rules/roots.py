@@ -4,12 +4,13 @@ bootstrap (a `seed`): the locked packages, fetched by sha256, made into a root b
 with a virtual package in its rpm database that provides what the seed supplies.
 
 a stage with a `base`: its `packages` built one by one (each in the base root plus the RPMs of
-those before it, see build_root.py), then all installed with rpm into the base root, packed as a
+those before it, see build_root.py) or taken from its `prebuilt` RPMs, then all installed with rpm into the base root, packed as a
 new archive: the worker root.
 """
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,11 @@ from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.zstd import ZstdCompressor
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, RpmBuildError, source_date_epoch
+from rules.rpm.util_rules.package_graph import RpmPackageGraph
 from rules.rpm.util_rules.virtual_package import VirtualPackage, VirtualPackageRequest
+from rules.sources.fetch import SourceFile, SpecSources, SpecSourcesRequest
 from rules.sandbox.root import ARCHIVE_NAME, InRootProcess, RootArchive
-from rules.toolchain.util_rules.seed import Seed, SeedRequest
+from rules.toolchain.util_rules.seed import PrebuiltPins, PrebuiltPinsRequest, Seed, SeedRequest
 from rules.toolchain.util_rules.stages import ToolchainStage, ToolchainStageRequest
 
 _SCRIPTS = Path(__file__).parent.parent / "scripts"
@@ -60,6 +63,57 @@ class ToolchainBuildError(Exception):
 
 
 @dataclass(frozen=True)
+class StagePackageRequest:
+    stage: Address
+    package: Address
+
+
+@dataclass(frozen=True)
+class StagePackage:
+    """The binary RPMs (RPMS/<arch>/*.rpm) of one package of a stage, built or prebuilt."""
+
+    address: Address
+    digest: Digest
+    source_date_epoch: int
+    prebuilt: bool
+
+
+@rule(desc="Build or fetch a toolchain package", level=LogLevel.DEBUG)
+async def stage_package(request: StagePackageRequest, rpm: RpmSubsystem) -> StagePackage:
+    graph, pins = await MultiGet(
+        Get(RpmPackageGraph), Get(PrebuiltPins, PrebuiltPinsRequest(request.stage))
+    )
+    info = graph.infos[request.package]
+    filenames = [p.filename for p in info.packages]  # arch/N-V-R.arch.rpm
+    epoch = source_date_epoch(info, rpm)
+    if pins.path and all(os.path.basename(f) in pins.pins for f in filenames):
+        fetched = await Get(
+            SpecSources,
+            SpecSourcesRequest(
+                owner=f"prebuilt RPMs of {request.package} (toolchain stage {request.stage})",
+                signatures_path=pins.path,
+                local_digest=pins.digest,
+                wanted=tuple(SourceFile(os.path.basename(f), None) for f in filenames),
+            ),
+        )
+        entries = await Get(DigestEntries, Digest, fetched.digest)
+        by_name = {e.path: e for e in entries if isinstance(e, FileEntry)}
+        digest = await Get(
+            Digest,
+            CreateDigest(
+                FileEntry(f"RPMS/{f}", by_name[os.path.basename(f)].file_digest) for f in filenames
+            ),
+        )
+        return StagePackage(request.package, digest, epoch, prebuilt=True)
+    try:
+        built = await Get(BuiltRpms, BuildRpmRequest(request.package))
+    except RpmBuildError as e:
+        raise ToolchainBuildError(f"Building toolchain stage {request.stage} failed: {e}") from e
+    digest = await Get(Digest, DigestSubset(built.digest, PathGlobs(list(built.rpms))))
+    return StagePackage(request.package, digest, epoch, prebuilt=False)
+
+
+@dataclass(frozen=True)
 class StageRootRequest:
     address: Address
 
@@ -69,7 +123,7 @@ class StageRoot:
     address: Address
     archive: RootArchive
     manifest: str  # JSON: the root archive and every package in it
-    packages: tuple[BuiltRpms, ...]  # built by this stage, in order
+    packages: tuple[StagePackage, ...]  # built or prebuilt, in order
 
 
 async def archive_of(digest: Digest) -> RootArchive:
@@ -159,14 +213,11 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
 
 async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
     base = await Get(StageRoot, StageRootRequest(stage.base))
-    try:
-        # Each build's root holds the RPMs of the packages before it, so Pants runs them in order.
-        built = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in stage.packages)
-    except RpmBuildError as e:
-        raise ToolchainBuildError(f"Building toolchain stage {stage.address} failed: {e}") from e
-    rpm_digests = await MultiGet(
-        Get(Digest, DigestSubset(b.digest, PathGlobs(list(b.rpms)))) for b in built
+    # Each build's root holds the RPMs of the packages before it, so Pants runs them in order.
+    built = await MultiGet(
+        Get(StagePackage, StagePackageRequest(stage.address, a)) for a in stage.packages
     )
+    rpm_digests = [b.digest for b in built]
     scripts = await Get(
         Digest,
         CreateDigest(
@@ -177,7 +228,7 @@ async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoo
         ),
     )
     rpms = await Get(Digest, AddPrefix(await Get(Digest, MergeDigests(rpm_digests)), "rpms"))
-    epoch = max([source_date_epoch(b.info, rpm) for b in built] or [rpm.default_source_date_epoch])
+    epoch = max([b.source_date_epoch for b in built] or [rpm.default_source_date_epoch])
     process = await Get(
         Process,
         InRootProcess(
@@ -202,6 +253,7 @@ async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoo
                         "file": Path(entry.path).name,
                         "sha256": entry.file_digest.fingerprint,
                         "target": str(b.address),
+                        "prebuilt": b.prebuilt,
                     }
                 )
     return StageRoot(stage.address, archive, manifest_json(stage.address, archive, packages), tuple(built))

@@ -11,15 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pants.engine.addresses import Address
-from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent
+from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, DigestContents, FileContent
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import HydratedSources, HydrateSourcesRequest, WrappedTarget, WrappedTargetRequest
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.rpm.subsystems.rpm import RpmSubsystem
-from rules.toolchain.target_types import ToolchainSeedField, ToolchainSeedPackagesField
+from rules.sources.signatures import parse_signatures
+from rules.toolchain.target_types import (
+    ToolchainPrebuiltField,
+    ToolchainSeedField,
+    ToolchainSeedPackagesField,
+)
 
 LOCK_KIND_APT = "apt"
 SEED_APT_TOOLS = ("bash", "apt-get", "dpkg-deb", "sha256sum", "awk", "xargs", "sort", "cp", "mv", "stat", "cut", "id", "mkdir", "basename")
@@ -179,6 +185,39 @@ async def fetch_seed(request: SeedRequest, rpm: RpmSubsystem) -> Seed:
             else f"Fetching the seed of {request.address} failed (exit {result.exit_code}):\n{detail}"
         )
     return Seed(request.address, lock, result.output_digest)
+
+
+@dataclass(frozen=True)
+class PrebuiltPinsRequest:
+    stage: Address
+
+
+@dataclass(frozen=True)
+class PrebuiltPins:
+    """A stage's `prebuilt` RPMs: file name -> sha256, and the pins file (path, digest)."""
+
+    path: str | None
+    digest: Digest
+    pins: FrozenDict[str, str]
+
+
+@rule(desc="Read the prebuilt RPM pins of a toolchain stage", level=LogLevel.DEBUG)
+async def read_prebuilt_pins(request: PrebuiltPinsRequest) -> PrebuiltPins:
+    wrapped = await Get(
+        WrappedTarget, WrappedTargetRequest(request.stage, description_of_origin="keel toolchain")
+    )
+    field = wrapped.target[ToolchainPrebuiltField]
+    if field.value is None:
+        return PrebuiltPins(None, EMPTY_DIGEST, FrozenDict())
+    sources = await Get(HydratedSources, HydrateSourcesRequest(field))
+    contents = await Get(DigestContents, Digest, sources.snapshot.digest)
+    if not contents:
+        raise SeedError(
+            f"The prebuilt RPM pins {field.value} of {request.stage} do not exist; create the "
+            'file as {"Signatures": {"NAME-V-R.ARCH.rpm": "<sha256>"}}.'
+        )
+    pins = parse_signatures(contents[0].path, contents[0].content)
+    return PrebuiltPins(contents[0].path, sources.snapshot.digest, FrozenDict(pins))
 
 
 def rules():
