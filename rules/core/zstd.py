@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pants.backend.python.target_types import EntryPoint
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules import pex
 from pants.backend.python.util_rules.pex import Pex, PexProcess, PexRequest
 from pants.backend.python.util_rules.pex_requirements import PexRequirements
 from pants.engine.fs import CreateDigest, Digest, FileContent
@@ -68,4 +69,5 @@ async def zstd_compressor() -> ZstdCompressor:
 
 
 def rules():
-    return collect_rules()
+    # Pex building, so keel works without the Python backend enabled.
+    return [*collect_rules(), *pex.rules()]

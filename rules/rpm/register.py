@@ -9,14 +9,17 @@ from rules.rpm.goals import package, requires, tailor
 from rules.rpm.target_types import RpmPackageTarget
 from rules.rpm.util_rules import build, package_graph, spec_info, virtual_package
 from rules.sources import fetch
+from rules.toolchain import register as toolchain
 
 
 def target_types():
-    return [RpmPackageTarget]
+    # Packages are built in toolchain roots: stage 2 brings stage 1 along.
+    return [RpmPackageTarget, *toolchain.target_types()]
 
 
 def rules():
     return [
+        *toolchain.rules(),
         *host_tools.rules(),
         *spec_info.rules(),
         *package_graph.rules(),
