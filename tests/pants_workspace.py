@@ -19,6 +19,10 @@ backend_packages = ["rules.rpm", "rules.toolchain"]
 [anonymous-telemetry]
 enabled = false
 
+[python-bootstrap]
+# keel builds small PEXes (the zstd compressor) for CPython 3.9: the interpreter running this test.
+search_path = ["<PYENV>", "<PATH>", "{Path(sys.base_prefix) / 'bin'}"]
+
 [rpm]
 defines = {{ dist = ".t1" }}
 """
@@ -92,6 +96,7 @@ class Workspace:
                 "HOME": os.environ.get("HOME", "/root"),
                 "LC_ALL": "C.UTF-8",
                 "NO_SCIE_WARNING": "1",
+                **({"PYENV_ROOT": os.environ["PYENV_ROOT"]} if "PYENV_ROOT" in os.environ else {}),
                 # The test runner's own sys.path holds the Pants distribution this test depends on.
                 "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
             },
