@@ -14,7 +14,7 @@ RULES_ROOT = Path.cwd()
 PANTS_TOML = f"""
 [GLOBAL]
 pythonpath = ["{RULES_ROOT}"]
-backend_packages = ["rules.rpm", "rules.toolchain"]
+backend_packages = ["rules.rpm", "rules.toolchain", "rules.image"]
 
 [anonymous-telemetry]
 enabled = false
@@ -41,8 +41,9 @@ def pex_cli_config() -> str:
     )
 
 
-# The repository's seed lock (a `files` dependency of the tests that use it).
+# The repository's seed locks (a `files` dependency of the tests that use them).
 REPO_SEED_LOCK = RULES_ROOT / "toolchain" / "seed.lock.json"
+REPO_IMAGER_LOCK = RULES_ROOT / "toolchain" / "imager.lock.json"
 # Runs that do not ask for their own cache share this one, like a user's runs do: the toolchain
 # root is then built once for all tests, not once per test.
 SHARED_CACHE = Path.home() / ".cache" / "keel" / "tests"
@@ -53,15 +54,19 @@ def toolchain_files(
     provides: tuple[str, ...] = ("gcc", "make"),
     prebuilt: str | None = None,
 ) -> dict[str, str]:
-    """toolchain/: a bootstrap stage from the repository's seed lock, and `official` on it."""
+    """toolchain/: a bootstrap stage from the repository's seed lock, `official` on it, and the
+    image tools' stage `imager` from the repository's lock."""
     requested = json.loads(REPO_SEED_LOCK.read_text())["requested"]
+    imager = json.loads(REPO_IMAGER_LOCK.read_text())["requested"]
     return {
         "toolchain/seed.lock.json": REPO_SEED_LOCK.read_text(),
+        "toolchain/imager.lock.json": REPO_IMAGER_LOCK.read_text(),
         "toolchain/BUILD": (
             f"toolchain_stage(name='bootstrap', seed='seed.lock.json', seed_packages={requested!r}, "
             f"provides={list(provides)!r})\n"
             f"toolchain_stage(name='official', base=':bootstrap', packages={list(official_packages)!r}, "
             f"prebuilt={prebuilt!r})\n"
+            f"toolchain_stage(name='imager', seed='imager.lock.json', seed_packages={imager!r})\n"
         ),
     }
 

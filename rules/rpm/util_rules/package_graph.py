@@ -145,6 +145,30 @@ class RpmPackageGraph:
             tuple(sorted(closure, key=str)), tuple(dict.fromkeys(from_environment))
         )
 
+    def install_closure(
+        self, roots: tuple[Provider, ...]
+    ) -> tuple[tuple[Provider, ...], tuple[tuple[Provider, RpmDependency], ...]]:
+        """`roots` and every package they Require, transitively, as far as targets provide them;
+        and the Requires by name that no target provides. Requirements rpm generates from files
+        (sonames like `libc.so.6()(64bit)`, paths, `rpmlib(...)`) are not looked at."""
+        closure: dict[Provider, None] = {}
+        unresolved: dict[tuple[Provider, RpmDependency], None] = {}
+        wanted = list(roots)
+        while wanted:
+            provider = wanted.pop(0)
+            if provider in closure:
+                continue
+            closure[provider] = None
+            for requirement in self.infos[provider.address].package(provider.package).requires:
+                if requirement.is_rpmlib or "(" in requirement.name or requirement.name.startswith("/"):
+                    continue
+                found = self.resolve(requirement, provider.address)
+                if found is None:
+                    unresolved[(provider, requirement)] = None
+                elif found not in closure:
+                    wanted.append(found)
+        return tuple(sorted(closure, key=str)), tuple(unresolved)
+
     def build_order_dependencies(self, address: Address) -> tuple[Address, ...]:
         """Targets whose RPMs must be built before this one."""
         return tuple(sorted({p.address for p in self.build_closure(address).packages}))

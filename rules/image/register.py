@@ -1,0 +1,18 @@
+"""Stage 3, images: `disk_image` targets made from the RPMs of the package stage.
+
+Reading order: target_types, util_rules/image_root (packages resolved and installed),
+util_rules/layout (GPT, sizes, derived ids), util_rules/disk (filesystems, raw disk, formats),
+goals/package.
+"""
+from rules.image.goals import package
+from rules.image.target_types import DiskImageTarget
+from rules.image.util_rules import disk, image_root
+from rules.rpm import register as rpm
+
+
+def target_types():
+    return [DiskImageTarget, *rpm.target_types()]
+
+
+def rules():
+    return [*rpm.rules(), *image_root.rules(), *disk.rules(), *package.rules()]

@@ -1,0 +1,53 @@
+#!/bin/bash
+# Runs inside the imager root: make each partition's filesystem from a directory, write the GPT
+# into a file, and copy the filesystems in. No loop device, no mount.
+#
+# usage: make_disk.sh SIZE_MIB
+#   rootfs.tar   the image root (owners and modes kept: we are root in this namespace)
+#   plan.tsv     number name start_mib size_mib filesystem mount label fs_uuid vfat_id,
+#                deepest mount point first, "/" last (rules/image/util_rules/layout.py)
+#   gpt.sfdisk   the partition table, for sfdisk
+# Output: disk.raw. Exit 3 with "KEEL-TOO-SMALL name size_mib content_mib" when files don't fit.
+set -euo pipefail
+size_mib="$1"
+mkdir -p rootfs parts
+tar -xpf rootfs.tar -C rootfs --numeric-owner
+
+while IFS=$'\t' read -r number name start size fs mount label fs_uuid vfat_id; do
+  if [ "$mount" = / ]; then
+    src=rootfs
+  else
+    # This partition's files leave the root; their directory stays as its mount point.
+    src="parts/$name.d"
+    mkdir -p "$src" "rootfs$mount"
+    find "rootfs$mount" -mindepth 1 -maxdepth 1 -exec mv -t "$src" {} +
+  fi
+  image="parts/$name.img"
+  too_small() {
+    echo "KEEL-TOO-SMALL $name $size $(du -sm --apparent-size "$src" | cut -f1)"
+    cat mkfs.log
+    exit 3
+  }
+  case "$fs" in
+    ext4)
+      # E2FSPROGS_FAKE_TIME: inode and superblock times; -U and hash_seed: no random ids.
+      E2FSPROGS_FAKE_TIME="$SOURCE_DATE_EPOCH" mkfs.ext4 -q -F -d "$src" -U "$fs_uuid" \
+        -E "hash_seed=$fs_uuid,root_owner=0:0" -L "$label" "$image" "${size}M" > mkfs.log 2>&1 \
+        || too_small
+      ;;
+    vfat)
+      # --invariant and -i: no clock or random volume id in the boot sector.
+      mkfs.vfat -C --invariant -i "$vfat_id" -n "$label" "$image" $((size * 1024)) > mkfs.log 2>&1
+      if [ -n "$(ls -A "$src")" ]; then
+        find "$src" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+        MTOOLS_SKIP_CHECK=1 mcopy -s -m -i "$image" "$src"/* ::/ > mkfs.log 2>&1 || too_small
+      fi
+      ;;
+  esac
+done < plan.tsv
+
+truncate -s "${size_mib}M" disk.raw
+sfdisk --quiet --no-reread --no-tell-kernel disk.raw < gpt.sfdisk > /dev/null
+while IFS=$'\t' read -r number name start size fs rest; do
+  dd if="parts/$name.img" of=disk.raw bs=1M seek="$start" conv=notrunc status=none
+done < plan.tsv

@@ -1,0 +1,176 @@
+"""The `disk_image` target: stage 3, a bootable-disk image made from the RPMs keel builds.
+
+The vocabulary follows Azure Linux's image configuration (Disks / Partitions / SystemConfigs):
+a disk of a `size`, GPT `partitions` each with a size, filesystem, type, mount point and label,
+and a system made of `packages`, a `hostname` and a `kernel_cmdline`.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from pants.engine.addresses import Address
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    BoolField,
+    Field,
+    InvalidFieldException,
+    InvalidFieldTypeException,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.frozendict import FrozenDict
+from pants.util.strutil import help_text
+
+FORMATS = ("vhdx", "vhd", "raw", "qcow2")
+FILESYSTEMS = ("ext4", "vfat")
+PARTITION_KEYS = ("name", "size", "filesystem", "type", "mount", "label")
+
+DEFAULT_PARTITIONS = (
+    FrozenDict(
+        {"name": "esp", "size": "32M", "filesystem": "vfat", "type": "esp", "mount": "/boot/efi", "label": "ESP"}
+    ),
+    FrozenDict(
+        {"name": "root", "size": "*", "filesystem": "ext4", "type": "linux", "mount": "/", "label": "root"}
+    ),
+)
+
+
+class DiskImagePackagesField(StringSequenceField):
+    alias = "packages"
+    required = True
+    help = help_text(
+        """
+        What to install: `rpm_package` addresses (all their binary packages, e.g.
+        `"//specs/kvtool"`) and binary package names (e.g. `"kv-conf"`). Their `Requires`, as far
+        as packages keel builds provide them, are installed too; a name nothing provides is an
+        error.
+        """
+    )
+
+
+class DiskImageFormatField(StringField):
+    alias = "format"
+    default = "vhdx"
+    valid_choices = FORMATS
+    help = help_text(
+        """
+        The file format: `vhdx` (dynamic, Hyper-V), `vhd` (fixed, Azure: the size must be a
+        whole number of MiB), `raw` or `qcow2`. Images with the same packages and settings share
+        the installed root and the raw disk: only the last conversion differs.
+        """
+    )
+
+
+class DiskImageSizeField(StringField):
+    alias = "size"
+    default = "256M"
+    help = help_text(
+        """
+        The size of the disk, in MiB (`M`) or GiB (`G`), e.g. `"256M"`, `"2G"`. It must hold the
+        GPT and every partition.
+        """
+    )
+
+
+class DiskImagePartitionsField(Field):
+    alias = "partitions"
+    default = DEFAULT_PARTITIONS
+    help = help_text(
+        f"""
+        The GPT partitions, in disk order, as dicts with the keys {", ".join(PARTITION_KEYS)}:
+
+        - `size`: MiB (`"64M"`) or GiB (`"1G"`); `"*"` on one partition takes the rest;
+        - `filesystem`: {" or ".join(f"`{f}`" for f in FILESYSTEMS)};
+        - `type`: `esp`, `linux`, or a partition type GUID;
+        - `mount`: where its files are in the root; exactly one partition mounts `/`.
+
+        Default: an EFI system partition (vfat, 32 MiB, `/boot/efi`) and a root partition (ext4,
+        the rest). Filesystems are made from directories (`mkfs.ext4 -d`, `mkfs.vfat` + mtools):
+        no loop device, no mount, no root.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Any, address: Address) -> tuple[FrozenDict[str, str], ...]:
+        value = super().compute_value(raw_value, address)
+        if value is DEFAULT_PARTITIONS:
+            return value
+        if not isinstance(value, Iterable) or isinstance(value, (str, dict)):
+            raise InvalidFieldTypeException(address, cls.alias, raw_value, expected_type="a list of dicts")
+        partitions = []
+        for partition in value:
+            if not isinstance(partition, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in partition.items()
+            ):
+                raise InvalidFieldTypeException(
+                    address, cls.alias, raw_value, expected_type="a list of dicts of strings"
+                )
+            unknown = sorted(set(partition) - set(PARTITION_KEYS))
+            if unknown:
+                raise InvalidFieldException(
+                    f"The `{cls.alias}` field of {address} has a partition with unknown keys "
+                    f"{unknown}; the keys are {', '.join(PARTITION_KEYS)}."
+                )
+            partitions.append(FrozenDict(partition))
+        return tuple(partitions)
+
+
+class DiskImageHostnameField(StringField):
+    alias = "hostname"
+    default = "keel"
+    help = "The system's host name, written to /etc/hostname."
+
+
+class DiskImageKernelCmdlineField(StringField):
+    alias = "kernel_cmdline"
+    default = "console=ttyS0 root=PARTLABEL=root rw"
+    help = help_text(
+        """
+        The kernel command line, written to /etc/kernel/cmdline, where a kernel package's
+        scripts or a boot loader take it from.
+        """
+    )
+
+
+class DiskImageRpmDbField(BoolField):
+    alias = "rpm_db"
+    default = True
+    help = help_text(
+        """
+        Keep the rpm database in the image (/var/lib/rpm). `False` drops it, like Azure Linux's
+        `RemoveRpmDb`.
+        """
+    )
+
+
+class DiskImageOutputPathField(StringField):
+    alias = "output_path"
+    help = help_text(
+        """
+        Where under `dist/` to write the image. Default: `images/DIR/DIR.FORMAT` for a target in
+        `images/DIR/`, e.g. `dist/images/core/core.vhdx`.
+        """
+    )
+
+
+class DiskImageTarget(Target):
+    alias = "disk_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        DiskImagePackagesField,
+        DiskImageFormatField,
+        DiskImageSizeField,
+        DiskImagePartitionsField,
+        DiskImageHostnameField,
+        DiskImageKernelCmdlineField,
+        DiskImageRpmDbField,
+        DiskImageOutputPathField,
+    )
+    help = help_text(
+        """
+        A disk image (VHDX, VHD, raw or qcow2) with a GPT, its partitions' filesystems, and a
+        root with `packages` installed by rpm, built without root, loop devices or mounts, and
+        byte-identical across clean builds. `./pants package images/core:vhdx`.
+        """
+    )

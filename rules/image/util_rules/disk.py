@@ -1,0 +1,142 @@
+"""From an image root to the raw disk, then to the requested format.
+
+The raw disk depends only on the root and the layout, so a `vhd` and a `vhdx` of the same image
+share it (and everything before it) from cache; only the conversion differs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pants.engine.addresses import Address
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.process import FallibleProcessResult, Process, ProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.logging import LogLevel
+
+from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.image.util_rules.image_root import ImagerRoot, ImageRoot
+from rules.image.util_rules.layout import DiskLayout
+from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.sandbox.root import InRootProcess
+
+_SCRIPTS = Path(__file__).parent.parent / "scripts"
+_MAKE_DISK = (_SCRIPTS / "make_disk.sh").read_bytes()
+_VHD_VHDX = (_SCRIPTS / "vhd_vhdx.py").read_bytes()
+RAW_NAME = "disk.raw"
+
+
+class DiskTooSmallError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RawDiskRequest:
+    root: ImageRoot
+    layout: DiskLayout
+    address: Address  # only for the message when files do not fit; not in the action's key
+
+
+@dataclass(frozen=True)
+class RawDisk:
+    digest: Digest  # RAW_NAME
+    seed: str  # what derived identifiers of later formats hang on
+    source_date_epoch: int
+
+
+@rule(desc="Make a raw disk", level=LogLevel.DEBUG)
+async def raw_disk(request: RawDiskRequest) -> RawDisk:
+    imager = await Get(ImagerRoot)
+    inputs = await Get(
+        Digest,
+        CreateDigest(
+            [
+                FileContent("make_disk.sh", _MAKE_DISK, is_executable=True),
+                FileContent("plan.tsv", request.layout.plan().encode()),
+                FileContent("gpt.sfdisk", request.layout.sfdisk_script().encode()),
+            ]
+        ),
+    )
+    process = await Get(
+        Process,
+        InRootProcess(
+            root=imager.archive,
+            argv=("/bin/bash", "make_disk.sh", str(request.layout.size_mib)),
+            input_digest=await Get(Digest, MergeDigests([inputs, request.root.digest])),
+            description=f"Make a {request.layout.size_mib} MiB disk with {len(request.layout.partitions)} partitions",
+            source_date_epoch=request.root.source_date_epoch,
+            output_files=(RAW_NAME,),
+        ),
+    )
+    result = await Get(FallibleProcessResult, Process, process)
+    if result.exit_code != 0:
+        output = result.stdout.decode(errors="replace")
+        for line in output.splitlines():
+            if line.startswith("KEEL-TOO-SMALL "):
+                _, name, size, content = line.split()
+                raise DiskTooSmallError(
+                    f"The `partitions` field of {request.address}: partition {name} "
+                    f"({size} MiB) cannot hold its {content} MiB of files. Give it a larger "
+                    "`size` (and the disk a larger `size` if needed)."
+                )
+        raise DiskTooSmallError(
+            f"Making the disk of {request.address} failed (exit {result.exit_code}):\n"
+            + (output + result.stderr.decode(errors="replace"))[-3000:]
+        )
+    return RawDisk(result.output_digest, request.layout.disk_guid, request.root.source_date_epoch)
+
+
+@dataclass(frozen=True)
+class ConvertDiskRequest:
+    raw: RawDisk
+    format: str
+
+
+@dataclass(frozen=True)
+class ConvertedDisk:
+    digest: Digest
+    filename: str
+
+
+@rule(desc="Convert a disk image", level=LogLevel.DEBUG)
+async def convert_disk(request: ConvertDiskRequest, rpm: RpmSubsystem) -> ConvertedDisk:
+    if request.format == "raw":
+        return ConvertedDisk(request.raw.digest, RAW_NAME)
+    out = f"disk.{request.format}"
+    if request.format == "qcow2":
+        # qemu-img writes qcow2 without clock or random values (checked by the tests).
+        imager = await Get(ImagerRoot)
+        process = await Get(
+            Process,
+            InRootProcess(
+                root=imager.archive,
+                argv=("qemu-img", "convert", "-f", "raw", "-O", "qcow2", RAW_NAME, out),
+                input_digest=request.raw.digest,
+                description="Convert a disk to qcow2",
+                source_date_epoch=request.raw.source_date_epoch,
+                output_files=(out,),
+            ),
+        )
+        result = await Get(ProcessResult, Process, process)
+        return ConvertedDisk(result.output_digest, out)
+    tools, script = await MultiGet(
+        Get(HostTools, HostToolsRequest(("python3",), tuple(rpm.search_path))),
+        Get(Digest, CreateDigest([FileContent("vhd_vhdx.py", _VHD_VHDX)])),
+    )
+    extra = (str(request.raw.source_date_epoch),) if request.format == "vhd" else ()
+    result = await Get(
+        ProcessResult,
+        Process(
+            argv=(tools["python3"], "vhd_vhdx.py", request.format, RAW_NAME, out, request.raw.seed, *extra),
+            input_digest=await Get(Digest, MergeDigests([script, request.raw.digest])),
+            env={"KEEL_HOST_TOOLS": tools.identity},
+            output_files=(out,),
+            description=f"Write the {request.format.upper()} container",
+            level=LogLevel.INFO,
+        ),
+    )
+    return ConvertedDisk(result.output_digest, out)
+
+
+def rules():
+    return collect_rules()

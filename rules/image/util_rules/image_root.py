@@ -1,0 +1,254 @@
+"""An image's root: its packages resolved over the package graph, installed with rpm.
+
+Requests hold only what decides the bytes (the RPM files and the settings), not the target's
+address: images that share packages and settings share one root, computed once.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestEntries,
+    DigestSubset,
+    FileContent,
+    FileEntry,
+    MergeDigests,
+    PathGlobs,
+)
+from pants.engine.process import Process, ProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.image.subsystems import ImageSubsystem
+from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
+from rules.rpm.util_rules.package_graph import Provider, RpmPackageGraph
+from rules.sandbox.root import InRootProcess, RootArchive
+from rules.toolchain.util_rules.roots import StageRoot, StageRootRequest
+
+_SCRIPTS = Path(__file__).parent.parent / "scripts"
+_MAKE_ROOT = (_SCRIPTS / "make_root.sh").read_bytes()
+_RPM_FLAGS = (Path(__file__).parent.parent.parent / "rpm" / "scripts" / "rpm_flags.sh").read_bytes()
+
+
+class ImagePackagesError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ImagePackagesRequest:
+    address: Address
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImagePackages:
+    """The install closure: RPM files (RPMS/<arch>/...) and the newest SOURCE_DATE_EPOCH."""
+
+    digest: Digest
+    files: tuple[str, ...]
+    source_date_epoch: int
+
+
+@dataclass(frozen=True)
+class RpmHeadersRequest:
+    digest: Digest
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RpmHeaders:
+    """Provides and Requires as the built RPMs' headers record them."""
+
+    provides: FrozenDict[str, tuple[str, ...]]
+    requires: FrozenDict[str, tuple[str, ...]]
+
+    def install_closure(self, chosen: set[str]) -> set[str]:
+        """`chosen` plus the RPMs that provide what they require, transitively. What none
+        provides (the C library of a seed, /bin/sh) is left to the image's other content."""
+        by_capability: dict[str, str] = {}
+        for rpm_file in sorted(self.provides):
+            for capability in self.provides[rpm_file]:
+                by_capability.setdefault(capability, rpm_file)
+        result = set(chosen)
+        pending = sorted(chosen)
+        while pending:
+            for requirement in self.requires.get(pending.pop(), ()):
+                provider = by_capability.get(requirement)
+                if provider and provider not in result:
+                    result.add(provider)
+                    pending.append(provider)
+        return result
+
+
+@rule(desc="Read RPM headers", level=LogLevel.DEBUG)
+async def rpm_headers(request: RpmHeadersRequest, rpm: RpmSubsystem) -> RpmHeaders:
+    tools = await Get(HostTools, HostToolsRequest(("rpm",), tuple(rpm.search_path)))
+    result = await Get(
+        ProcessResult,
+        Process(
+            argv=(
+                tools["sh"],
+                "-c",
+                'for f in "$@"; do rpm -qp --qf "[P\\t%{PROVIDENAME}\\n][R\\t%{REQUIRENAME}\\n]" "$f" | sed "s|^|$f\\t|"; done',
+                "sh",
+                *request.files,
+            ),
+            input_digest=request.digest,
+            env={"PATH": ":".join(rpm.search_path), "KEEL_HOST_TOOLS": tools.identity},
+            description=f"Read the headers of {len(request.files)} RPMs",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    provides: dict[str, list[str]] = {f: [] for f in request.files}
+    requires: dict[str, list[str]] = {f: [] for f in request.files}
+    for line in result.stdout.decode().splitlines():
+        rpm_file, kind, name = line.split("\t", 2)
+        (provides if kind == "P" else requires)[rpm_file].append(name)
+    return RpmHeaders(
+        FrozenDict((f, tuple(v)) for f, v in provides.items()),
+        FrozenDict((f, tuple(v)) for f, v in requires.items()),
+    )
+
+
+def _is_address(entry: str) -> bool:
+    return "/" in entry or ":" in entry
+
+
+@rule(desc="Resolve an image's packages", level=LogLevel.DEBUG)
+async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> ImagePackages:
+    graph = await Get(RpmPackageGraph)
+    address_entries = [e for e in request.packages if _is_address(e)]
+    resolved = await MultiGet(
+        Get(
+            Addresses,
+            UnparsedAddressInputs(
+                [entry], owning_address=request.address, description_of_origin=f"the `packages` of {request.address}"
+            ),
+        )
+        for entry in address_entries
+    )
+    roots: list[Provider] = []
+    for entry, addresses in zip(address_entries, resolved):
+        for address in addresses:
+            if address not in graph.infos:
+                raise ImagePackagesError(
+                    f"The `packages` field of {request.address} lists {entry}, which is not an "
+                    "rpm_package target."
+                )
+            roots.extend(Provider(address, p.name) for p in graph.infos[address].packages)
+    for name in (e for e in request.packages if not _is_address(e)):
+        providers = graph.providers.get(name, ())
+        if not providers:
+            raise ImagePackagesError(
+                f"The `packages` field of {request.address} lists {name!r}, but no rpm_package "
+                "builds or provides it. Check the name (`./pants list ::` shows the targets), or "
+                "add a spec that provides it."
+            )
+        roots.append(providers[0])
+    closure, unresolved = graph.install_closure(tuple(roots))
+    if unresolved:
+        listed = "; ".join(f"{p.package} ({p.address}) Requires {r}" for p, r in unresolved)
+        raise ImagePackagesError(
+            f"The `packages` of {request.address} cannot be installed: {listed}, which no "
+            "rpm_package provides. Add a spec that provides it."
+        )
+    # Requirements rpm generated from the built files (a linked library's soname) are only in
+    # the RPM headers. A library a package links comes from a target it depends on, so the
+    # candidates are the RPMs of every target the closure depends on, transitively.
+    candidates: set[Address] = set()
+    pending = [p.address for p in closure]
+    while pending:
+        address = pending.pop()
+        if address not in candidates:
+            candidates.add(address)
+            pending.extend(graph.dependencies(address))
+    addresses = sorted(candidates)
+    built = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in addresses)
+    all_rpms = await Get(Digest, MergeDigests(b.digest for b in built))
+    headers = await Get(RpmHeaders, RpmHeadersRequest(all_rpms, tuple(f for b in built for f in b.rpms)))
+    chosen = {f"RPMS/{graph.infos[p.address].package(p.package).filename}" for p in closure}
+    files = tuple(sorted(headers.install_closure(chosen)))
+    digest = await Get(Digest, DigestSubset(all_rpms, PathGlobs(list(files))))
+    by_file = {f: b for b in built for f in b.rpms}
+    epoch = max(
+        (source_date_epoch(by_file[f].info, rpm) for f in files), default=rpm.default_source_date_epoch
+    )
+    return ImagePackages(digest, files, epoch)
+
+
+@dataclass(frozen=True)
+class ImagerRoot:
+    archive: RootArchive
+
+
+@rule(desc="Find the image tools root", level=LogLevel.DEBUG)
+async def imager_root(image: ImageSubsystem) -> ImagerRoot:
+    addresses = await Get(
+        Addresses,
+        UnparsedAddressInputs([image.toolchain], owning_address=None, description_of_origin="`[image].toolchain`"),
+    )
+    root = await Get(StageRoot, StageRootRequest(addresses[0]))
+    return ImagerRoot(root.archive)
+
+
+@dataclass(frozen=True)
+class ImageRootRequest:
+    packages: ImagePackages
+    hostname: str
+    kernel_cmdline: str
+    rpm_db: bool
+
+
+@dataclass(frozen=True)
+class ImageRoot:
+    """rootfs.tar: the installed system, a deterministic tar with owners and modes."""
+
+    digest: Digest
+    sha256: str
+    source_date_epoch: int
+
+
+@rule(desc="Install an image root", level=LogLevel.DEBUG)
+async def image_root(request: ImageRootRequest) -> ImageRoot:
+    imager = await Get(ImagerRoot)
+    inputs = await MultiGet(
+        Get(Digest, AddPrefix(request.packages.digest, "rpms")),
+        Get(
+            Digest,
+            CreateDigest(
+                [
+                    FileContent("make_root.sh", _MAKE_ROOT, is_executable=True),
+                    FileContent("rpm_flags.sh", _RPM_FLAGS),
+                    FileContent("cmdline", (request.kernel_cmdline + "\n").encode()),
+                ]
+            ),
+        ),
+    )
+    process = await Get(
+        Process,
+        InRootProcess(
+            root=imager.archive,
+            argv=("/bin/bash", "make_root.sh", request.hostname, "1" if request.rpm_db else "0"),
+            input_digest=await Get(Digest, MergeDigests(inputs)),
+            description=f"Install {len(request.packages.files)} RPMs into an image root",
+            source_date_epoch=request.packages.source_date_epoch,
+            output_files=("rootfs.tar",),
+        ),
+    )
+    result = await Get(ProcessResult, Process, process)
+    entries = await Get(DigestEntries, Digest, result.output_digest)
+    entry = next(e for e in entries if isinstance(e, FileEntry))
+    return ImageRoot(result.output_digest, entry.file_digest.fingerprint, request.packages.source_date_epoch)
+
+
+def rules():
+    return collect_rules()

@@ -1,0 +1,159 @@
+"""A disk's layout, computed and checked before any action runs: sizes, GPT sectors, and
+identifiers derived from the inputs (never random), so two builds give the same bytes."""
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+
+from pants.engine.addresses import Address
+
+MIB = 1 << 20
+SECTOR = 512
+# The GPT takes 34 sectors at each end; partitions start at 1 MiB, aligned to 1 MiB.
+FIRST_LBA = MIB // SECTOR
+GPT_BACKUP_BYTES = 33 * SECTOR
+
+TYPE_GUIDS = {
+    "esp": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+    "linux": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+}
+_GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+_SIZE = re.compile(r"^([1-9][0-9]*)([MG])$")
+
+
+class InvalidLayoutError(Exception):
+    pass
+
+
+def parse_mib(value: str, what: str) -> int:
+    match = _SIZE.match(value.strip())
+    if not match:
+        raise InvalidLayoutError(f"{what} is {value!r}; write MiB or GiB, e.g. \"64M\" or \"2G\".")
+    return int(match.group(1)) * (1024 if match.group(2) == "G" else 1)
+
+
+def derived_guid(*parts: str) -> str:
+    """A GUID that depends only on `parts` (an RFC 4122 name-based UUID over sha256)."""
+    digest = hashlib.sha256("\0".join(parts).encode()).digest()[:16]
+    return str(uuid.UUID(bytes=digest, version=5)).upper()
+
+
+@dataclass(frozen=True)
+class Partition:
+    number: int
+    name: str
+    start_mib: int
+    size_mib: int
+    filesystem: str
+    type_guid: str
+    mount: str
+    label: str
+    uuid: str  # the GPT partition GUID
+    fs_uuid: str  # the filesystem's own id
+
+    @property
+    def vfat_volume_id(self) -> str:
+        return self.fs_uuid.replace("-", "")[:8]
+
+
+@dataclass(frozen=True)
+class DiskLayout:
+    size_mib: int
+    disk_guid: str
+    partitions: tuple[Partition, ...]
+
+    def sfdisk_script(self) -> str:
+        lines = [
+            "label: gpt",
+            f"label-id: {self.disk_guid}",
+            "unit: sectors",
+            f"first-lba: {FIRST_LBA}",
+            "sector-size: 512",
+        ]
+        for p in self.partitions:
+            lines.append(
+                f"start={p.start_mib * MIB // SECTOR}, size={p.size_mib * MIB // SECTOR}, "
+                f'type={p.type_guid}, uuid={p.uuid}, name="{p.name}"'
+            )
+        return "\n".join(lines) + "\n"
+
+    def plan(self) -> str:
+        """One line per partition for scripts/make_disk.sh (mount points deepest first)."""
+        ordered = sorted(self.partitions, key=lambda p: (-p.mount.count("/"), p.mount != "/", p.number))
+        return "".join(
+            f"{p.number}\t{p.name}\t{p.start_mib}\t{p.size_mib}\t{p.filesystem}\t{p.mount}\t"
+            f"{p.label}\t{p.fs_uuid}\t{p.vfat_volume_id}\n"
+            for p in ordered
+        )
+
+
+def disk_layout(address: Address, size: str, partitions, seed: str) -> DiskLayout:
+    """`seed` (a digest of what goes on the disk) makes the identifiers; errors name the field."""
+
+    def fail(field: str, message: str) -> InvalidLayoutError:
+        return InvalidLayoutError(f"The `{field}` field of {address}: {message}")
+
+    try:
+        size_mib = parse_mib(size, "the disk size")
+    except InvalidLayoutError as e:
+        raise fail("size", str(e))
+    if not partitions:
+        raise fail("partitions", "a disk needs at least one partition.")
+    names = [p.get("name", "") for p in partitions]
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise fail("partitions", f"every partition needs a unique `name`; got {names}.")
+    if [p.get("mount") for p in partitions].count("/") != 1:
+        raise fail("partitions", "exactly one partition must have `\"mount\": \"/\"`.")
+    rest = [p["name"] for p in partitions if p.get("size") == "*"]
+    if len(rest) > 1:
+        raise fail("partitions", f"only one partition may take the rest (`\"*\"`): {rest}.")
+
+    fixed = {}
+    for p in partitions:
+        if p.get("size", "*") != "*":
+            try:
+                fixed[p["name"]] = parse_mib(p["size"], f"the size of partition {p['name']}")
+            except InvalidLayoutError as e:
+                raise fail("partitions", str(e))
+    # 1 MiB before the first partition, and room for the backup GPT after the last.
+    available = size_mib - 1 - 1
+    used = sum(fixed.values())
+    if used > available or (rest and used >= available):
+        raise fail(
+            "size",
+            f"{size} cannot hold partitions of {used} MiB plus the GPT (2 MiB); raise `size` or "
+            "shrink the partitions.",
+        )
+
+    result = []
+    start = 1
+    for number, p in enumerate(partitions, start=1):
+        filesystem = p.get("filesystem", "ext4")
+        if filesystem not in ("ext4", "vfat"):
+            raise fail("partitions", f"partition {p['name']} has filesystem {filesystem!r}; keel makes ext4 and vfat.")
+        type_name = p.get("type", "linux")
+        type_guid = TYPE_GUIDS.get(type_name, type_name.upper())
+        if not _GUID.match(type_guid):
+            raise fail("partitions", f"partition {p['name']} has type {type_name!r}; use esp, linux or a GUID.")
+        mount = p.get("mount", "")
+        if not mount.startswith("/"):
+            raise fail("partitions", f"partition {p['name']} needs an absolute `mount`, e.g. \"/boot/efi\".")
+        mib = fixed.get(p["name"], available - used)
+        result.append(
+            Partition(
+                number=number,
+                name=p["name"],
+                start_mib=start,
+                size_mib=mib,
+                filesystem=filesystem,
+                type_guid=type_guid,
+                mount=mount,
+                label=p.get("label", p["name"])[:11 if filesystem == "vfat" else 16],
+                uuid=derived_guid(seed, "partition", p["name"]),
+                fs_uuid=derived_guid(seed, "filesystem", p["name"]),
+            )
+        )
+        start += mib
+    return DiskLayout(size_mib, derived_guid(seed, "disk"), tuple(result))

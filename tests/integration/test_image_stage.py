@@ -1,0 +1,229 @@
+"""The image stage end to end: RPMs installed into a root, filesystems made from directories,
+a GPT disk in four formats. Checked with qemu-img, sfdisk and debugfs, never by mounting."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.pants_workspace import Workspace
+
+CHANGELOG = "%changelog\n* Tue Nov 24 2026 keel tests <t@localhost> - 1.0-1\n- test\n"
+
+LIB_SPEC = """Name: libgreet
+Version: 1.0
+Release: 1%{?dist}
+Summary: greeting library
+License: MIT
+Source0: greet.c
+%description
+A shared library.
+%package devel
+Summary: headers
+Requires: libgreet = %{version}-%{release}
+%description devel
+Headers.
+%prep
+%setup -q -c -T
+cp %{SOURCE0} .
+%build
+gcc -fPIC -shared -Wl,-soname,libgreet.so.1 -o libgreet.so.1 greet.c
+%install
+install -D -m 0755 libgreet.so.1 %{buildroot}%{_libdir}/libgreet.so.1
+ln -s libgreet.so.1 %{buildroot}%{_libdir}/libgreet.so
+%files
+%{_libdir}/libgreet.so.1
+%files devel
+%{_libdir}/libgreet.so
+""" + CHANGELOG
+
+APP_SPEC = """Name: greet
+Version: 1.0
+Release: 1%{?dist}
+Summary: greets
+License: Apache-2.0
+Source0: main.c
+BuildRequires: gcc
+BuildRequires: libgreet-devel
+Requires: greet-data
+%description
+Links libgreet.
+%prep
+%setup -q -c -T
+cp %{SOURCE0} .
+%build
+gcc -o greet main.c -L%{_libdir} -lgreet
+%install
+install -D -m 4755 greet %{buildroot}%{_bindir}/greet
+%files
+%{_bindir}/greet
+""" + CHANGELOG
+
+DATA_SPEC = """Name: greet-data
+Version: 1.0
+Release: 1%{?dist}
+Summary: data
+License: MIT
+BuildArch: noarch
+%description
+Data.
+%install
+mkdir -p %{buildroot}%{_datadir}/greet %{buildroot}/boot/efi/EFI/BOOT
+echo hello > %{buildroot}%{_datadir}/greet/message
+echo secret > %{buildroot}%{_datadir}/greet/private
+echo efi > %{buildroot}/boot/efi/EFI/BOOT/BOOTX64.EFI
+%files
+%{_datadir}/greet/message
+%attr(0600, root, root) %{_datadir}/greet/private
+%dir %attr(0700, root, root) %{_datadir}/greet
+/boot/efi/EFI/BOOT/BOOTX64.EFI
+""" + CHANGELOG
+
+IMAGES = """
+disk_image(name="raw", packages=["//specs/greet"], format="raw", size="64M", hostname="greeter")
+disk_image(name="vhdx", packages=["//specs/greet"], format="vhdx", size="64M", hostname="greeter")
+disk_image(name="vhd", packages=["//specs/greet"], format="vhd", size="64M", hostname="greeter")
+disk_image(name="qcow2", packages=["//specs/greet"], format="qcow2", size="64M", hostname="greeter")
+"""
+
+FILES = {
+    "specs/libgreet/BUILD": "rpm_package()",
+    "specs/libgreet/libgreet.spec": LIB_SPEC,
+    "specs/libgreet/greet.c": 'const char *greeting(void) { return "hello"; }\n',
+    "specs/greet/BUILD": "rpm_package()",
+    "specs/greet/greet.spec": APP_SPEC,
+    "specs/greet/main.c": '#include <stdio.h>\nconst char *greeting(void);\nint main(void) { puts(greeting()); return 0; }\n',
+    "specs/greet-data/BUILD": "rpm_package()",
+    "specs/greet-data/greet-data.spec": DATA_SPEC,
+    "images/greeter/BUILD": IMAGES,
+}
+OUT = "dist/images/greeter/greeter"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+def debugfs(image: Path, request: str) -> str:
+    return subprocess.run(["debugfs", "-R", request, str(image)], capture_output=True, text=True, check=True).stdout
+
+
+def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path, FILES)
+    targets = ("images/greeter:raw", "images/greeter:vhdx", "images/greeter:vhd", "images/greeter:qcow2")
+    result = ws.pants("package", *targets, cache="clean-1")
+    # One installed root and one raw disk for all four; only the conversions differ.
+    assert len(re.findall(r"Starting: Make a 64 MiB disk", result.stderr)) == 1
+    assert len(re.findall(r"Starting: Install \d+ RPMs into an image root", result.stderr)) == 1
+
+    out = ws.root / OUT
+    raw, vhdx, vhd, qcow2 = (Path(f"{out}.{f}") for f in ("raw", "vhdx", "vhd", "qcow2"))
+    assert raw.stat().st_size == 64 << 20
+    for image, fmt in ((vhdx, "vhdx"), (qcow2, "qcow2")):
+        assert "No errors were found on the image." in run("qemu-img", "check", "-f", fmt, str(image))
+        assert "Images are identical." in run("qemu-img", "compare", "-f", fmt, "-F", "raw", str(image), str(raw))
+    # A fixed VHD is raw data plus a footer; Azure and Hyper-V read its size from the footer.
+    assert vhd.stat().st_size == raw.stat().st_size + 512 and vhd.read_bytes()[-512:].startswith(b"conectix")
+    assert "Images are identical." in run(
+        "qemu-img", "compare", "--image-opts",
+        f"driver=vpc,force_size_calc=current_size,file.driver=file,file.filename={vhd}",
+        f"driver=raw,file.driver=file,file.filename={raw}",
+    )
+    assert json.loads(run("qemu-img", "info", "--output=json", str(vhdx)))["virtual-size"] == 64 << 20
+
+    table = json.loads(run("sfdisk", "-J", str(raw)))["partitiontable"]
+    assert table["label"] == "gpt"
+    parts = table["partitions"]
+    assert [(p["name"], p["type"]) for p in parts] == [
+        ("esp", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"),
+        ("root", "0FC63DAF-8483-4772-8E79-3D69D8477DE4"),
+    ]
+    assert parts[0]["start"] == 2048 and parts[1]["start"] + parts[1]["size"] <= (64 << 20) // 512 - 33
+
+    # The root filesystem, read with debugfs: files of the RPMs with the modes they declare.
+    root_fs = tmp_path / "root.ext4"
+    with raw.open("rb") as disk, root_fs.open("wb") as fs:
+        disk.seek(parts[1]["start"] * 512)
+        fs.write(disk.read(parts[1]["size"] * 512))
+    assert re.search(r"Mode:\s+04755", debugfs(root_fs, "stat /usr/bin/greet"))
+    assert re.search(r"Mode:\s+0600", debugfs(root_fs, "stat /usr/share/greet/private"))
+    assert re.search(r"Mode:\s+0700", debugfs(root_fs, "stat /usr/share/greet"))
+    assert re.search(r"User:\s+0\s+Group:\s+0", debugfs(root_fs, "stat /usr/share/greet/private"))
+    assert debugfs(root_fs, "cat /usr/share/greet/message") == "hello\n"
+    assert debugfs(root_fs, "cat /etc/hostname") == "greeter\n"
+    # libgreet came along through the soname greet links, which only the RPM header records.
+    assert "libgreet.so.1" in debugfs(root_fs, "ls -l /usr/lib64")
+    assert "rpmdb.sqlite" in debugfs(root_fs, "ls -l /var/lib/rpm")
+    # /boot/efi is the ESP's mount point: its files are on the vfat partition, not in the root.
+    assert "BOOTX64.EFI" not in debugfs(root_fs, "ls -l /boot/efi")
+    esp = tmp_path / "esp.vfat"
+    with raw.open("rb") as disk, esp.open("wb") as fs:
+        disk.seek(parts[0]["start"] * 512)
+        fs.write(disk.read(parts[0]["size"] * 512))
+    assert subprocess.run(
+        ["mtype", "-i", str(esp), "::/EFI/BOOT/BOOTX64.EFI"], capture_output=True, text=True, check=True,
+        env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
+    ).stdout == "efi\n"
+
+    # Empty caches, same inputs: every format byte-identical.
+    first = {p.name: sha256(p) for p in (raw, vhdx, vhd, qcow2)}
+    for p in (raw, vhdx, vhd, qcow2):
+        p.unlink()
+    ws.pants("package", *targets, cache="clean-2")
+    assert {p.name: sha256(p) for p in (raw, vhdx, vhd, qcow2)} == first
+
+
+BIG_DATA_SPEC = DATA_SPEC.replace(
+    "echo hello > %{buildroot}%{_datadir}/greet/message",
+    "head -c 24000000 /dev/urandom > %{buildroot}%{_datadir}/greet/message",
+)
+
+
+@pytest.mark.parametrize(
+    "files, complaint",
+    [
+        (
+            {"images/greeter/BUILD": 'disk_image(name="raw", packages=["no-such-package"], format="raw")'},
+            "The `packages` field of images/greeter:raw lists 'no-such-package', but no rpm_package builds or provides it",
+        ),
+        (
+            {"specs/greet-data/greet-data.spec": DATA_SPEC.replace("BuildArch: noarch", "BuildArch: noarch\nRequires: unicorn-dust")},
+            "greet-data (specs/greet-data:greet-data) Requires unicorn-dust, which no rpm_package provides",
+        ),
+        (
+            {
+                "specs/greet-data/greet-data.spec": BIG_DATA_SPEC,
+                "images/greeter/BUILD": 'disk_image(name="raw", packages=["//specs/greet"], format="raw", size="20M", partitions=[{"name": "esp", "size": "4M", "filesystem": "vfat", "type": "esp", "mount": "/boot/efi"}, {"name": "root", "size": "*", "filesystem": "ext4", "mount": "/"}])',
+            },
+            "partition root (14 MiB) cannot hold its",
+        ),
+        (
+            {"images/greeter/BUILD": 'disk_image(name="raw", packages=["//specs/greet"], format="raw", size="64M", partitions=[{"name": "esp", "size": "40M", "filesystem": "vfat", "mount": "/boot/efi"}, {"name": "root", "size": "40M", "filesystem": "ext4", "mount": "/"}])'},
+            "The `size` field of images/greeter:raw: 64M cannot hold partitions of 80 MiB",
+        ),
+        (
+            {"images/greeter/BUILD": 'disk_image(name="raw", packages=["//specs/greet"], format="vmdk")'},
+            "vmdk",
+        ),
+        (
+            {"images/greeter/BUILD": 'disk_image(name="raw", packages=["//specs/greet"], partitions=[{"name": "root", "size": "*", "filesystem": "xfs", "mount": "/"}])'},
+            "partition root has filesystem 'xfs'; keel makes ext4 and vfat",
+        ),
+    ],
+    ids=["unknown-package", "unresolvable-requires", "too-small", "oversized-partitions", "unknown-format", "unknown-filesystem"],
+)
+def test_bad_image_input_is_one_clear_error_and_writes_nothing(tmp_path: Path, files, complaint) -> None:
+    ws = Workspace(tmp_path, {**FILES, **files})
+    result = ws.pants("package", "images/greeter:raw", check=False)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+    assert "images/greeter" in result.stderr
+    assert not (ws.root / "dist").exists()
