@@ -5,14 +5,14 @@ util_rules/layout (GPT, sizes, derived ids), util_rules/disk (filesystems, raw d
 goals/package.
 """
 from rules.image.goals import package
-from rules.image.target_types import DiskImageTarget
-from rules.image.util_rules import disk, image_root
+from rules.image.target_types import ContainerImageTarget, DiskImageTarget, IsoImageTarget
+from rules.image.util_rules import container, disk, image_root, iso
 from rules.rpm import register as rpm
 
 
 def target_types():
-    return [DiskImageTarget, *rpm.target_types()]
+    return [DiskImageTarget, IsoImageTarget, ContainerImageTarget, *rpm.target_types()]
 
 
 def rules():
-    return [*rpm.rules(), *image_root.rules(), *disk.rules(), *package.rules()]
+    return [*rpm.rules(), *image_root.rules(), *disk.rules(), *container.rules(), *iso.rules(), *package.rules()]

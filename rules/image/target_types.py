@@ -174,3 +174,68 @@ class DiskImageTarget(Target):
         byte-identical across clean builds. `./pants package images/core:vhdx`.
         """
     )
+
+
+class ContainerImageOutputPathField(StringField):
+    alias = "output_path"
+    help = help_text(
+        """
+        Where under `dist/` to write the OCI layout tarball; the plain root is written next to it
+        as `.rootfs.tar.zst`. Default: `images/DIR/DIR.oci.tar` for a target in `images/DIR/`.
+        """
+    )
+
+
+class ContainerImageTarget(Target):
+    alias = "container_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        DiskImagePackagesField,
+        DiskImageHostnameField,
+        DiskImageRpmDbField,
+        ContainerImageOutputPathField,
+    )
+    help = help_text(
+        """
+        A container image of `packages`: an OCI image layout as a tarball (one layer, compressed
+        with zstd; `skopeo copy oci-archive:FILE ...` or `podman load` read it), and the same
+        root as a plain `.rootfs.tar.zst`. The root is the one disk images with the same packages
+        and settings get, so it is installed once. Byte-identical across clean builds.
+        """
+    )
+
+
+class IsoVolumeIdField(StringField):
+    alias = "volume_id"
+    default = "KEEL"
+    help = "The ISO 9660 volume id (label), up to 32 characters."
+
+
+class IsoImageOutputPathField(StringField):
+    alias = "output_path"
+    help = help_text(
+        """
+        Where under `dist/` to write the ISO. Default: `images/DIR/DIR.iso` for a target in
+        `images/DIR/`.
+        """
+    )
+
+
+class IsoImageTarget(Target):
+    alias = "iso_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        DiskImagePackagesField,
+        DiskImageHostnameField,
+        DiskImageKernelCmdlineField,
+        DiskImageRpmDbField,
+        IsoVolumeIdField,
+        IsoImageOutputPathField,
+    )
+    help = help_text(
+        """
+        A UEFI-bootable ISO of `packages`: the root as ISO 9660 with Rock Ridge, and the files
+        under /boot/efi as the El Torito EFI boot image. Made by xorriso with every time from
+        SOURCE_DATE_EPOCH: byte-identical across clean builds.
+        """
+    )

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -173,12 +174,64 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
         env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
     ).stdout == "efi\n"
 
+    # The SBOM: the image, each RPM with version-release, arch, license and sha256, and the
+    # sources each was built from.
+    sbom = json.loads(Path(f"{vhdx}.spdx.json").read_text())
+    assert sbom["spdxVersion"] == "SPDX-2.3" and sbom["documentNamespace"].startswith("urn:uuid:")
+    packages = {p["name"]: p for p in sbom["packages"]}
+    assert packages["greeter.vhdx"]["checksums"] == [{"algorithm": "SHA256", "checksumValue": sha256(vhdx)}]
+    assert {n for n in packages if not n.startswith("greeter") and "." not in n} == {"greet", "greet-data", "libgreet"}
+    assert packages["greet"]["versionInfo"] == "1.0-1.t1" and packages["greet"]["licenseDeclared"] == "Apache-2.0"
+    main_c = hashlib.sha256(FILES["specs/greet/main.c"].encode()).hexdigest()
+    assert packages["main.c"]["checksums"][0]["checksumValue"] == main_c
+    ids = {p["name"]: p["SPDXID"] for p in sbom["packages"]}
+    assert {"spdxElementId": ids["greet"], "relationshipType": "GENERATED_FROM", "relatedSpdxElement": ids["main.c"]} in sbom["relationships"]
+
     # Empty caches, same inputs: every format byte-identical.
     first = {p.name: sha256(p) for p in (raw, vhdx, vhd, qcow2)}
     for p in (raw, vhdx, vhd, qcow2):
         p.unlink()
     ws.pants("package", *targets, cache="clean-2")
     assert {p.name: sha256(p) for p in (raw, vhdx, vhd, qcow2)} == first
+
+
+def test_container_image_is_a_valid_oci_layout_and_reproducible(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path, {**FILES, "images/greeter/BUILD": 'container_image(name="container", packages=["//specs/greet"])'})
+    ws.pants("package", "images/greeter:container", cache="oci-1")
+    layout = ws.root / "dist/images/greeter/greeter.oci.tar"
+    rootfs = ws.root / "dist/images/greeter/greeter.rootfs.tar.zst"
+
+    # Every digest in the layout is the sha256 of the blob it names, from index to layer.
+    with tarfile.open(layout) as tar:
+        def blob(descriptor: dict) -> bytes:
+            data = tar.extractfile("./blobs/" + descriptor["digest"].replace(":", "/")).read()
+            assert hashlib.sha256(data).hexdigest() == descriptor["digest"].split(":")[1]
+            assert len(data) == descriptor["size"]
+            return data
+
+        assert json.loads(tar.extractfile("./oci-layout").read()) == {"imageLayoutVersion": "1.0.0"}
+        index = json.loads(tar.extractfile("./index.json").read())
+        manifest = json.loads(blob(index["manifests"][0]))
+        config = json.loads(blob(manifest["config"]))
+        (layer_descriptor,) = manifest["layers"]
+        assert layer_descriptor["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
+        layer = blob(layer_descriptor)
+    assert layer == rootfs.read_bytes()
+    diff = subprocess.run(["zstd", "-dc"], input=layer, capture_output=True, check=True).stdout
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(diff).hexdigest()]
+    assert config["architecture"] == "amd64" and config["os"] == "linux"
+    (tmp_path / "layer.tar").write_bytes(diff)
+    with tarfile.open(tmp_path / "layer.tar") as tar:
+        assert tar.getmember("./usr/bin/greet").mode == 0o4755
+        assert tar.extractfile("./usr/share/greet/message").read() == b"hello\n"
+    # skopeo, the field's tool, reads the archive and verifies each blob as it copies.
+    subprocess.run(["skopeo", "copy", f"oci-archive:{layout}", f"dir:{tmp_path / 'copy'}"], check=True, capture_output=True)
+
+    first = (sha256(layout), sha256(rootfs))
+    layout.unlink()
+    rootfs.unlink()
+    ws.pants("package", "images/greeter:container", cache="oci-2")
+    assert (sha256(layout), sha256(rootfs)) == first
 
 
 BIG_DATA_SPEC = DATA_SPEC.replace(

@@ -10,8 +10,14 @@
 # Output: disk.raw. Exit 3 with "KEEL-TOO-SMALL name size_mib content_mib" when files don't fit.
 set -euo pipefail
 size_mib="$1"
+out="$PWD"
+# Work on the private tmpfs: mkfs.ext4 -d and mcopy -s add files in readdir order, which on a disk
+# filesystem depends on per-directory hash seeds; on tmpfs it follows creation (tar's sorted) order.
+work=$(mktemp -d /tmp/disk.XXXXXX)
+cp plan.tsv gpt.sfdisk "$work/"
+cd "$work"
 mkdir -p rootfs parts
-tar -xpf rootfs.tar -C rootfs --numeric-owner
+tar -xpf "$out/rootfs.tar" -C rootfs --numeric-owner
 
 while IFS=$'\t' read -r number name start size fs mount label fs_uuid vfat_id; do
   if [ "$mount" = / ]; then
@@ -22,6 +28,8 @@ while IFS=$'\t' read -r number name start size fs mount label fs_uuid vfat_id; d
     mkdir -p "$src" "rootfs$mount"
     find "rootfs$mount" -mindepth 1 -maxdepth 1 -exec mv -t "$src" {} +
   fi
+  # Moving files out changed some directories' mtimes: clamp them, as the tar's are.
+  find "$src" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
   image="parts/$name.img"
   too_small() {
     echo "KEEL-TOO-SMALL $name $size $(du -sm --apparent-size "$src" | cut -f1)"
@@ -34,6 +42,14 @@ while IFS=$'\t' read -r number name start size fs mount label fs_uuid vfat_id; d
       E2FSPROGS_FAKE_TIME="$SOURCE_DATE_EPOCH" mkfs.ext4 -q -F -d "$src" -U "$fs_uuid" \
         -E "hash_seed=$fs_uuid,root_owner=0:0" -L "$label" "$image" "${size}M" > mkfs.log 2>&1 \
         || too_small
+      # mkfs.ext4 -d copies each file's atime and ctime, and a ctime is always "now": set both
+      # to SOURCE_DATE_EPOCH with debugfs (mtimes already are at most that).
+      (cd "$src" && find . | LC_ALL=C sort) | while IFS= read -r path; do
+        path="${path#.}"
+        printf 'sif "%s" atime @%s\nsif "%s" ctime @%s\n' "${path:-/}" "$SOURCE_DATE_EPOCH" "${path:-/}" "$SOURCE_DATE_EPOCH"
+      done > times.debugfs
+      debugfs -w -f times.debugfs "$image" > debugfs.log 2>&1
+      if grep -q "^sif:" debugfs.log; then cat debugfs.log; exit 1; fi
       ;;
     vfat)
       # --invariant and -i: no clock or random volume id in the boot sector.
@@ -46,8 +62,9 @@ while IFS=$'\t' read -r number name start size fs mount label fs_uuid vfat_id; d
   esac
 done < plan.tsv
 
-truncate -s "${size_mib}M" disk.raw
-sfdisk --quiet --no-reread --no-tell-kernel disk.raw < gpt.sfdisk > /dev/null
+disk="$out/disk.raw"
+truncate -s "${size_mib}M" "$disk"
+sfdisk --quiet --no-reread --no-tell-kernel "$disk" < gpt.sfdisk > /dev/null
 while IFS=$'\t' read -r number name start size fs rest; do
-  dd if="parts/$name.img" of=disk.raw bs=1M seek="$start" conv=notrunc status=none
+  dd if="parts/$name.img" of="$disk" bs=1M seek="$start" conv=notrunc status=none
 done < plan.tsv

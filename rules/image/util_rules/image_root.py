@@ -50,12 +50,27 @@ class ImagePackagesRequest:
 
 
 @dataclass(frozen=True)
+class InstalledRpm:
+    """What an SBOM says of one installed RPM."""
+
+    name: str
+    version: str
+    release: str
+    arch: str
+    license: str
+    sha256: str
+    target: str
+    sources: tuple[tuple[str, str], ...]  # (file name, sha256)
+
+
+@dataclass(frozen=True)
 class ImagePackages:
     """The install closure: RPM files (RPMS/<arch>/...) and the newest SOURCE_DATE_EPOCH."""
 
     digest: Digest
     files: tuple[str, ...]
     source_date_epoch: int
+    rpms: tuple[InstalledRpm, ...]
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,8 @@ class RpmHeaders:
 
     provides: FrozenDict[str, tuple[str, ...]]
     requires: FrozenDict[str, tuple[str, ...]]
+    # name, version, release, arch, license
+    tags: FrozenDict[str, tuple[str, str, str, str, str]]
 
     def install_closure(self, chosen: set[str]) -> set[str]:
         """`chosen` plus the RPMs that provide what they require, transitively. What none
@@ -98,7 +115,7 @@ async def rpm_headers(request: RpmHeadersRequest, rpm: RpmSubsystem) -> RpmHeade
             argv=(
                 tools["sh"],
                 "-c",
-                'for f in "$@"; do rpm -qp --qf "[P\\t%{PROVIDENAME}\\n][R\\t%{REQUIRENAME}\\n]" "$f" | sed "s|^|$f\\t|"; done',
+                'for f in "$@"; do rpm -qp --qf "H\\t%{NAME}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{LICENSE}\\n[P\\t%{PROVIDENAME}\\n][R\\t%{REQUIRENAME}\\n]" "$f" | sed "s|^|$f\\t|"; done',
                 "sh",
                 *request.files,
             ),
@@ -110,12 +127,18 @@ async def rpm_headers(request: RpmHeadersRequest, rpm: RpmSubsystem) -> RpmHeade
     )
     provides: dict[str, list[str]] = {f: [] for f in request.files}
     requires: dict[str, list[str]] = {f: [] for f in request.files}
+    tags: dict[str, tuple[str, str, str, str, str]] = {}
     for line in result.stdout.decode().splitlines():
-        rpm_file, kind, name = line.split("\t", 2)
-        (provides if kind == "P" else requires)[rpm_file].append(name)
+        rpm_file, kind, rest = line.split("\t", 2)
+        if kind == "H":
+            name, version, release, arch, license_ = rest.split("\t", 4)
+            tags[rpm_file] = (name, version, release, arch, license_)
+        else:
+            (provides if kind == "P" else requires)[rpm_file].append(rest)
     return RpmHeaders(
         FrozenDict((f, tuple(v)) for f, v in provides.items()),
         FrozenDict((f, tuple(v)) for f, v in requires.items()),
+        FrozenDict(tags),
     )
 
 
@@ -182,7 +205,13 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
     epoch = max(
         (source_date_epoch(by_file[f].info, rpm) for f in files), default=rpm.default_source_date_epoch
     )
-    return ImagePackages(digest, files, epoch)
+    entries = await Get(DigestEntries, Digest, digest)
+    sums = {e.path: e.file_digest.fingerprint for e in entries if isinstance(e, FileEntry)}
+    installed = tuple(
+        InstalledRpm(*headers.tags[f], sha256=sums[f], target=str(by_file[f].address), sources=by_file[f].sources)
+        for f in files
+    )
+    return ImagePackages(digest, files, epoch, installed)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class BuiltRpms:
     digest: Digest
     rpms: tuple[str, ...]
     srpm: str
+    sources: tuple[tuple[str, str], ...]  # (file name, sha256) of every Source and Patch
 
 
 def source_date_epoch(info: RpmSpecInfo, rpm: RpmSubsystem) -> int:
@@ -186,7 +187,11 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
             f"rpmbuild for {owner} succeeded but wrote {len(rpms)} binary RPMs and {len(srpms)} "
             "SRPMs; a spec needs at least one package with a %files section."
         )
-    return BuiltRpms(request.address, info, digest, rpms, srpms[0])
+    source_entries = await Get(DigestEntries, Digest, sources.digest)
+    source_sums = tuple(
+        sorted((e.path, e.file_digest.fingerprint) for e in source_entries if isinstance(e, FileEntry))
+    )
+    return BuiltRpms(request.address, info, digest, rpms, srpms[0], source_sums)
 
 
 def rules():
