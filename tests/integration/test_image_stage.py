@@ -89,6 +89,7 @@ disk_image(name="raw", packages=["//specs/greet"], format="raw", size="64M", hos
 disk_image(name="vhdx", packages=["//specs/greet"], format="vhdx", size="64M", hostname="greeter")
 disk_image(name="vhd", packages=["//specs/greet"], format="vhd", size="64M", hostname="greeter")
 disk_image(name="qcow2", packages=["//specs/greet"], format="qcow2", size="64M", hostname="greeter")
+iso_image(name="iso", packages=["//specs/greet"], hostname="greeter", volume_id="GREETER")
 """
 
 FILES = {
@@ -119,7 +120,7 @@ def debugfs(image: Path, request: str) -> str:
 
 def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Path) -> None:
     ws = Workspace(tmp_path, FILES)
-    targets = ("images/greeter:raw", "images/greeter:vhdx", "images/greeter:vhd", "images/greeter:qcow2")
+    targets = ("images/greeter:raw", "images/greeter:vhdx", "images/greeter:vhd", "images/greeter:qcow2", "images/greeter:iso")
     result = ws.pants("package", *targets, cache="clean-1")
     # One installed root and one raw disk for all four; only the conversions differ.
     assert len(re.findall(r"Starting: Make a 64 MiB disk", result.stderr)) == 1
@@ -187,12 +188,27 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
     ids = {p["name"]: p["SPDXID"] for p in sbom["packages"]}
     assert {"spdxElementId": ids["greet"], "relationshipType": "GENERATED_FROM", "relatedSpdxElement": ids["main.c"]} in sbom["relationships"]
 
+    # The ISO: UEFI El Torito boot entry made of the ESP's files; the root with Rock Ridge modes.
+    iso = Path(f"{out}.iso")
+    el_torito = run("xorriso", "-indev", str(iso), "-report_el_torito", "plain")
+    assert re.search(r"El Torito boot img :\s+1\s+UEFI\s+y\s+none", el_torito)
+    assert "/boot/efiboot.img" in el_torito
+    listing = run("xorriso", "-indev", str(iso), "-find", "/usr", "-exec", "lsdl")
+    assert re.search(r"-rwsr-xr-x .* '/usr/bin/greet'", listing)
+    efiboot = tmp_path / "efiboot.img"
+    run("osirrox", "-indev", str(iso), "-extract", "/boot/efiboot.img", str(efiboot))
+    assert subprocess.run(
+        ["mtype", "-i", str(efiboot), "::/EFI/BOOT/BOOTX64.EFI"], capture_output=True, text=True, check=True,
+        env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
+    ).stdout == "efi\n"
+
     # Empty caches, same inputs: every format byte-identical.
-    first = {p.name: sha256(p) for p in (raw, vhdx, vhd, qcow2)}
-    for p in (raw, vhdx, vhd, qcow2):
+    images = (raw, vhdx, vhd, qcow2, iso)
+    first = {p.name: sha256(p) for p in images}
+    for p in images:
         p.unlink()
     ws.pants("package", *targets, cache="clean-2")
-    assert {p.name: sha256(p) for p in (raw, vhdx, vhd, qcow2)} == first
+    assert {p.name: sha256(p) for p in images} == first
 
 
 def test_container_image_is_a_valid_oci_layout_and_reproducible(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ while IFS=$'\t' read -r number name start size fs mount label fs_uuid vfat_id; d
         path="${path#.}"
         printf 'sif "%s" atime @%s\nsif "%s" ctime @%s\n' "${path:-/}" "$SOURCE_DATE_EPOCH" "${path:-/}" "$SOURCE_DATE_EPOCH"
       done > times.debugfs
-      debugfs -w -f times.debugfs "$image" > debugfs.log 2>&1
+      E2FSPROGS_FAKE_TIME="$SOURCE_DATE_EPOCH" debugfs -w -f times.debugfs "$image" > debugfs.log 2>&1
       if grep -q "^sif:" debugfs.log; then cat debugfs.log; exit 1; fi
       ;;
     vfat)
