@@ -12,6 +12,7 @@ from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     BoolField,
+    DictStringToStringField,
     Field,
     InvalidFieldException,
     InvalidFieldTypeException,
@@ -144,6 +145,78 @@ class DiskImageRpmDbField(BoolField):
     )
 
 
+class DiskImageUsersField(Field):
+    alias = "users"
+    default = ()
+    help = help_text(
+        """
+        Accounts to create, as dicts: `{"name": "alice", "uid": "1000", "gid": "1000",
+        "home": "/home/alice", "shell": "/bin/sh", "groups": "wheel,adm"}`; only `name` and
+        `uid` are required (`gid` defaults to `uid`, a group of the user's name is created when no
+        group has that gid). Written to /etc/passwd, /etc/group and /etc/shadow (password locked),
+        after what packages put there; the home directory is created, owned by the user.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Any, address: Address) -> tuple[FrozenDict[str, str], ...]:
+        return _dicts_of_strings(cls.alias, raw_value, address, required=("name", "uid"))
+
+
+class DiskImageGroupsField(Field):
+    alias = "groups"
+    default = ()
+    help = help_text(
+        """
+        Groups to create, as dicts: `{"name": "wheel", "gid": "10"}`. Written to /etc/group
+        before the users, so users may name them in their `groups`.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Any, address: Address) -> tuple[FrozenDict[str, str], ...]:
+        return _dicts_of_strings(cls.alias, raw_value, address, required=("name", "gid"))
+
+
+class DiskImagePostInstallField(StringSequenceField):
+    alias = "post_install"
+    help = help_text(
+        """
+        Shell scripts (paths relative to the BUILD file) run in order after the packages, users
+        and files are in place, with the image root as `/` (chroot): like Azure Linux's
+        PostInstallScripts. The image must hold /bin/sh.
+        """
+    )
+
+
+class DiskImageFilesField(DictStringToStringField):
+    alias = "files"
+    help = help_text(
+        """
+        Extra files: `{"/etc/motd": "motd.txt"}` maps a path in the image to a file relative to
+        the BUILD file. Written after the packages (mode 0644, owned by root), before
+        `post_install`.
+        """
+    )
+
+
+def _dicts_of_strings(alias: str, raw_value: Any, address: Address, required: tuple[str, ...]):
+    if raw_value is None:
+        return ()
+    if not isinstance(raw_value, (list, tuple)) or not all(
+        isinstance(d, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in d.items())
+        for d in raw_value
+    ):
+        raise InvalidFieldTypeException(address, alias, raw_value, expected_type="a list of dicts of strings")
+    for entry in raw_value:
+        missing = [key for key in required if not entry.get(key)]
+        if missing:
+            raise InvalidFieldException(
+                f"The `{alias}` field of {address} has an entry without {', '.join(missing)}: {entry}."
+            )
+    return tuple(FrozenDict(d) for d in raw_value)
+
+
 class DiskImageOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
@@ -165,6 +238,10 @@ class DiskImageTarget(Target):
         DiskImageHostnameField,
         DiskImageKernelCmdlineField,
         DiskImageRpmDbField,
+        DiskImageUsersField,
+        DiskImageGroupsField,
+        DiskImageFilesField,
+        DiskImagePostInstallField,
         DiskImageOutputPathField,
     )
     help = help_text(
@@ -193,6 +270,10 @@ class ContainerImageTarget(Target):
         DiskImagePackagesField,
         DiskImageHostnameField,
         DiskImageRpmDbField,
+        DiskImageUsersField,
+        DiskImageGroupsField,
+        DiskImageFilesField,
+        DiskImagePostInstallField,
         ContainerImageOutputPathField,
     )
     help = help_text(
@@ -229,6 +310,10 @@ class IsoImageTarget(Target):
         DiskImageHostnameField,
         DiskImageKernelCmdlineField,
         DiskImageRpmDbField,
+        DiskImageUsersField,
+        DiskImageGroupsField,
+        DiskImageFilesField,
+        DiskImagePostInstallField,
         IsoVolumeIdField,
         IsoImageOutputPathField,
     )

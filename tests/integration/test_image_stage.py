@@ -85,11 +85,19 @@ echo efi > %{buildroot}/boot/efi/EFI/BOOT/BOOTX64.EFI
 """ + CHANGELOG
 
 IMAGES = """
-disk_image(name="raw", packages=["//specs/greet"], format="raw", size="64M", hostname="greeter")
-disk_image(name="vhdx", packages=["//specs/greet"], format="vhdx", size="64M", hostname="greeter")
-disk_image(name="vhd", packages=["//specs/greet"], format="vhd", size="64M", hostname="greeter")
-disk_image(name="qcow2", packages=["//specs/greet"], format="qcow2", size="64M", hostname="greeter")
-iso_image(name="iso", packages=["//specs/greet"], hostname="greeter", volume_id="GREETER")
+SYSTEM = dict(
+    packages=["//specs/greet"],
+    hostname="greeter",
+    groups=[{"name": "staff", "gid": "50"}],
+    users=[{"name": "ada", "uid": "1001", "groups": "staff"}],
+    files={"/etc/motd": "motd"},
+)
+disk_image(name="raw", format="raw", size="64M", **SYSTEM)
+disk_image(name="vhdx", format="vhdx", size="64M", **SYSTEM)
+disk_image(name="vhd", format="vhd", size="64M", **SYSTEM)
+disk_image(name="qcow2", format="qcow2", size="64M", **SYSTEM)
+iso_image(name="iso", volume_id="GREETER", **SYSTEM)
+container_image(name="container", **SYSTEM)
 """
 
 FILES = {
@@ -102,6 +110,7 @@ FILES = {
     "specs/greet-data/BUILD": "rpm_package()",
     "specs/greet-data/greet-data.spec": DATA_SPEC,
     "images/greeter/BUILD": IMAGES,
+    "images/greeter/motd": "hi there\n",
 }
 OUT = "dist/images/greeter/greeter"
 
@@ -120,9 +129,9 @@ def debugfs(image: Path, request: str) -> str:
 
 def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Path) -> None:
     ws = Workspace(tmp_path, FILES)
-    targets = ("images/greeter:raw", "images/greeter:vhdx", "images/greeter:vhd", "images/greeter:qcow2", "images/greeter:iso")
+    targets = tuple(f"images/greeter:{name}" for name in ("raw", "vhdx", "vhd", "qcow2", "iso", "container"))
     result = ws.pants("package", *targets, cache="clean-1")
-    # One installed root and one raw disk for all four; only the conversions differ.
+    # One installed root for all six, one raw disk for the four disks; only conversions differ.
     assert len(re.findall(r"Starting: Make a 64 MiB disk", result.stderr)) == 1
     assert len(re.findall(r"Starting: Install \d+ RPMs into an image root", result.stderr)) == 1
 
@@ -161,6 +170,12 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
     assert re.search(r"User:\s+0\s+Group:\s+0", debugfs(root_fs, "stat /usr/share/greet/private"))
     assert debugfs(root_fs, "cat /usr/share/greet/message") == "hello\n"
     assert debugfs(root_fs, "cat /etc/hostname") == "greeter\n"
+    # Users, groups and extra files of the image target.
+    assert debugfs(root_fs, "cat /etc/passwd") == "ada:x:1001:1001::/home/ada:/bin/sh\n"
+    assert debugfs(root_fs, "cat /etc/group") == "staff:x:50:ada\nada:x:1001:\n"
+    assert re.search(r"Mode:\s+0640", debugfs(root_fs, "stat /etc/shadow"))
+    assert re.search(r"User:\s+1001\s+Group:\s+1001", debugfs(root_fs, "stat /home/ada"))
+    assert debugfs(root_fs, "cat /etc/motd") == "hi there\n"
     # libgreet came along through the soname greet links, which only the RPM header records.
     assert "libgreet.so.1" in debugfs(root_fs, "ls -l /usr/lib64")
     assert "rpmdb.sqlite" in debugfs(root_fs, "ls -l /var/lib/rpm")
@@ -202,8 +217,12 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
         env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
     ).stdout == "efi\n"
 
+    # The container: a valid OCI layout whose layer is the plain root.
+    layout, rootfs = Path(f"{out}.oci.tar"), Path(f"{out}.rootfs.tar.zst")
+    check_oci_layout(layout, rootfs, tmp_path)
+
     # Empty caches, same inputs: every format byte-identical.
-    images = (raw, vhdx, vhd, qcow2, iso)
+    images = (raw, vhdx, vhd, qcow2, iso, layout, rootfs)
     first = {p.name: sha256(p) for p in images}
     for p in images:
         p.unlink()
@@ -211,13 +230,8 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
     assert {p.name: sha256(p) for p in images} == first
 
 
-def test_container_image_is_a_valid_oci_layout_and_reproducible(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path, {**FILES, "images/greeter/BUILD": 'container_image(name="container", packages=["//specs/greet"])'})
-    ws.pants("package", "images/greeter:container", cache="oci-1")
-    layout = ws.root / "dist/images/greeter/greeter.oci.tar"
-    rootfs = ws.root / "dist/images/greeter/greeter.rootfs.tar.zst"
-
-    # Every digest in the layout is the sha256 of the blob it names, from index to layer.
+def check_oci_layout(layout: Path, rootfs: Path, tmp_path: Path) -> None:
+    """Every digest in the layout is the sha256 of the blob it names, from index to layer."""
     with tarfile.open(layout) as tar:
         def blob(descriptor: dict) -> bytes:
             data = tar.extractfile("./blobs/" + descriptor["digest"].replace(":", "/")).read()
@@ -242,12 +256,6 @@ def test_container_image_is_a_valid_oci_layout_and_reproducible(tmp_path: Path) 
         assert tar.extractfile("./usr/share/greet/message").read() == b"hello\n"
     # skopeo, the field's tool, reads the archive and verifies each blob as it copies.
     subprocess.run(["skopeo", "copy", f"oci-archive:{layout}", f"dir:{tmp_path / 'copy'}"], check=True, capture_output=True)
-
-    first = (sha256(layout), sha256(rootfs))
-    layout.unlink()
-    rootfs.unlink()
-    ws.pants("package", "images/greeter:container", cache="oci-2")
-    assert (sha256(layout), sha256(rootfs)) == first
 
 
 BIG_DATA_SPEC = DATA_SPEC.replace(
@@ -286,8 +294,22 @@ BIG_DATA_SPEC = DATA_SPEC.replace(
             {"images/greeter/BUILD": 'disk_image(name="raw", packages=["//specs/greet"], partitions=[{"name": "root", "size": "*", "filesystem": "xfs", "mount": "/"}])'},
             "partition root has filesystem 'xfs'; keel makes ext4 and vfat",
         ),
+        (
+            {
+                "images/greeter/BUILD": 'disk_image(name="raw", packages=["//specs/greet"], post_install=["setup.sh"])',
+                "images/greeter/setup.sh": "echo configured > /etc/configured\n",
+            },
+            "The `post_install` scripts of images/greeter:raw need /bin/sh in the image",
+        ),
+        (
+            {"images/greeter/BUILD": 'disk_image(name="raw", packages=["//specs/greet"], users=[{"name": "bob", "uid": "7", "groups": "nope"}])'},
+            "The `users` field of images/greeter:raw: user bob is to join group nope",
+        ),
     ],
-    ids=["unknown-package", "unresolvable-requires", "too-small", "oversized-partitions", "unknown-format", "unknown-filesystem"],
+    ids=[
+        "unknown-package", "unresolvable-requires", "too-small", "oversized-partitions", "unknown-format",
+        "unknown-filesystem", "post-install-without-shell", "user-in-unknown-group",
+    ],
 )
 def test_bad_image_input_is_one_clear_error_and_writes_nothing(tmp_path: Path, files, complaint) -> None:
     ws = Workspace(tmp_path, {**FILES, **files})

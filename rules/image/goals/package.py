@@ -5,12 +5,25 @@ import os
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.fs import CreateDigest, Digest, DigestEntries, FileContent, FileEntry
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    DigestEntries,
+    FileContent,
+    FileEntry,
+    GlobExpansionConjunction,
+    GlobMatchErrorBehavior,
+    PathGlobs,
+)
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from rules.image.target_types import (
+    DiskImageFilesField,
+    DiskImageGroupsField,
+    DiskImagePostInstallField,
+    DiskImageUsersField,
     IsoImageOutputPathField,
     IsoVolumeIdField,
     ContainerImageOutputPathField,
@@ -30,10 +43,73 @@ from rules.image.util_rules.image_root import (
     ImageRoot,
     ImageRootRequest,
 )
+from rules.image.util_rules.accounts import accounts
 from rules.image.util_rules.container import LAYOUT_NAME, ROOTFS_NAME, OciImage, OciImageRequest
 from rules.image.util_rules.iso import Iso, IsoRequest
 from rules.image.util_rules.layout import disk_layout
 from rules.image.util_rules.sbom import spdx_document
+
+
+async def image_root_of(field_set) -> tuple[ImagePackages, ImageRoot]:
+    """The installed root of an image target (any of the three kinds), and its packages."""
+    address = field_set.address
+    packages = await Get(ImagePackages, ImagePackagesRequest(address, tuple(field_set.packages.value or ())))
+    base = address.spec_path
+
+    async def workspace_files(paths: list[str], field: str) -> list[FileEntry]:
+        if not paths:
+            return []
+        digest = await Get(
+            Digest,
+            PathGlobs(
+                [os.path.join(base, p) for p in paths],
+                glob_match_error_behavior=GlobMatchErrorBehavior.error,
+                conjunction=GlobExpansionConjunction.all_match,
+                description_of_origin=f"the `{field}` field of {address}",
+            ),
+        )
+        entries = {e.path: e for e in await Get(DigestEntries, Digest, digest) if isinstance(e, FileEntry)}
+        return [entries[os.path.join(base, p)] for p in paths]
+
+    files = dict(field_set.files.value or {})
+    extra = await workspace_files(list(files.values()), "files")
+    scripts = await workspace_files(list(field_set.post_install.value or ()), "post_install")
+    extra_digest, post_digest = await MultiGet(
+        Get(
+            Digest,
+            CreateDigest(
+                FileEntry(f"extra/{image_path.lstrip('/')}", entry.file_digest)
+                for image_path, entry in zip(files, extra)
+            ),
+        ),
+        Get(
+            Digest,
+            CreateDigest(
+                FileEntry(f"post/{i:03d}-{os.path.basename(e.path)}.sh", e.file_digest)
+                for i, e in enumerate(scripts)
+            ),
+        ),
+    )
+    # Containers have no kernel; theirs is the default, so they share the root of disk images.
+    cmdline = (
+        field_set.kernel_cmdline.value
+        if hasattr(field_set, "kernel_cmdline")
+        else DiskImageKernelCmdlineField.default
+    )
+    root = await Get(
+        ImageRoot,
+        ImageRootRequest(
+            packages=packages,
+            hostname=field_set.hostname.value,
+            kernel_cmdline=cmdline,
+            rpm_db=field_set.rpm_db.value,
+            accounts=accounts(address, field_set.users.value, field_set.groups.value),
+            extra_files=extra_digest,
+            post_install=post_digest,
+            address=address,
+        ),
+    )
+    return packages, root
 
 
 @dataclass(frozen=True)
@@ -47,6 +123,10 @@ class DiskImageFieldSet(PackageFieldSet):
     hostname: DiskImageHostnameField
     kernel_cmdline: DiskImageKernelCmdlineField
     rpm_db: DiskImageRpmDbField
+    users: DiskImageUsersField
+    groups: DiskImageGroupsField
+    files: DiskImageFilesField
+    post_install: DiskImagePostInstallField
     output_path: DiskImageOutputPathField
 
     def output_file(self) -> str:
@@ -58,18 +138,7 @@ class DiskImageFieldSet(PackageFieldSet):
 
 @rule(desc="Package a disk image", level=LogLevel.DEBUG)
 async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
-    packages = await Get(
-        ImagePackages, ImagePackagesRequest(field_set.address, tuple(field_set.packages.value or ()))
-    )
-    root = await Get(
-        ImageRoot,
-        ImageRootRequest(
-            packages=packages,
-            hostname=field_set.hostname.value,
-            kernel_cmdline=field_set.kernel_cmdline.value,
-            rpm_db=field_set.rpm_db.value,
-        ),
-    )
+    packages, root = await image_root_of(field_set)
     # Identifiers (disk GUID, partition and filesystem UUIDs) come from the root's content and
     # the layout settings, never from a random source.
     layout_seed = f"{root.sha256}|{field_set.size.value}|{field_set.partitions.value}"
@@ -108,6 +177,10 @@ class ContainerImageFieldSet(PackageFieldSet):
     packages: DiskImagePackagesField
     hostname: DiskImageHostnameField
     rpm_db: DiskImageRpmDbField
+    users: DiskImageUsersField
+    groups: DiskImageGroupsField
+    files: DiskImageFilesField
+    post_install: DiskImagePostInstallField
     output_path: ContainerImageOutputPathField
 
     def output_file(self) -> str:
@@ -119,18 +192,7 @@ class ContainerImageFieldSet(PackageFieldSet):
 
 @rule(desc="Package a container image", level=LogLevel.DEBUG)
 async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
-    packages = await Get(
-        ImagePackages, ImagePackagesRequest(field_set.address, tuple(field_set.packages.value or ()))
-    )
-    root = await Get(
-        ImageRoot,
-        ImageRootRequest(
-            packages=packages,
-            hostname=field_set.hostname.value,
-            kernel_cmdline=DiskImageKernelCmdlineField.default,
-            rpm_db=field_set.rpm_db.value,
-        ),
-    )
+    packages, root = await image_root_of(field_set)
     image = await Get(OciImage, OciImageRequest(root, field_set.address.target_name))
     entries = await Get(DigestEntries, Digest, image.digest)
     layout = field_set.output_file()
@@ -162,6 +224,10 @@ class IsoImageFieldSet(PackageFieldSet):
     hostname: DiskImageHostnameField
     kernel_cmdline: DiskImageKernelCmdlineField
     rpm_db: DiskImageRpmDbField
+    users: DiskImageUsersField
+    groups: DiskImageGroupsField
+    files: DiskImageFilesField
+    post_install: DiskImagePostInstallField
     volume_id: IsoVolumeIdField
     output_path: IsoImageOutputPathField
 
@@ -174,18 +240,7 @@ class IsoImageFieldSet(PackageFieldSet):
 
 @rule(desc="Package an ISO image", level=LogLevel.DEBUG)
 async def package_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
-    packages = await Get(
-        ImagePackages, ImagePackagesRequest(field_set.address, tuple(field_set.packages.value or ()))
-    )
-    root = await Get(
-        ImageRoot,
-        ImageRootRequest(
-            packages=packages,
-            hostname=field_set.hostname.value,
-            kernel_cmdline=field_set.kernel_cmdline.value,
-            rpm_db=field_set.rpm_db.value,
-        ),
-    )
+    packages, root = await image_root_of(field_set)
     iso = await Get(Iso, IsoRequest(root, field_set.volume_id.value))
     entries = await Get(DigestEntries, Digest, iso.digest)
     entry = next(e for e in entries if isinstance(e, FileEntry))

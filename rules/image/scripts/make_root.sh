@@ -3,7 +3,12 @@
 # into rootfs/ with rpm (scriptlets run, chrooted into rootfs/), write the system settings, and
 # pack rootfs/ as a deterministic tar.
 #
-# usage: make_root.sh HOSTNAME KEEP_RPM_DB      (RPMs in rpms/, the kernel command line in cmdline)
+# usage: make_root.sh HOSTNAME KEEP_RPM_DB
+#   rpms/          the RPMs
+#   cmdline        the kernel command line
+#   accounts/      passwd, group, shadow (lines to add) and homes (path uid gid)
+#   extra/         extra files, at their paths in the image
+#   post/*.sh      post-install scripts, run in name order, chrooted into the image
 # Output: rootfs.tar
 set -euo pipefail
 hostname="$1" keep_rpm_db="$2"
@@ -15,6 +20,38 @@ rpm --root "$root" -i $(sh rpm_flags.sh) "${rpms[@]}"
 mkdir -p "$root/etc/kernel"
 echo "$hostname" > "$root/etc/hostname"
 cp cmdline "$root/etc/kernel/cmdline"
+
+for db in passwd group shadow; do
+  if [ -s "accounts/$db" ]; then
+    touch "$root/etc/$db"
+    cat "accounts/$db" >> "$root/etc/$db"
+  fi
+done
+[ ! -e "$root/etc/shadow" ] || chmod 0640 "$root/etc/shadow"
+while IFS=$'\t' read -r home uid gid; do
+  mkdir -p "$root$home"
+  chown "$uid:$gid" "$root$home"
+done < accounts/homes
+
+if [ -d extra ]; then
+  (cd extra && find . -type f) | while IFS= read -r file; do
+    install -D -m 0644 -o 0 -g 0 "extra/$file" "$root/${file#./}"
+  done
+fi
+
+mapfile -t scripts < <(find post -name '*.sh' 2>/dev/null | LC_ALL=C sort)
+if [ "${#scripts[@]}" -gt 0 ]; then
+  if [ ! -e "$root/bin/sh" ] && [ ! -L "$root/bin/sh" ]; then
+    echo "KEEL-NO-SHELL" >&2
+    exit 3
+  fi
+  mkdir -p "$root/tmp/keel-post"
+  for script in "${scripts[@]}"; do
+    cp "$script" "$root/tmp/keel-post/"
+    chroot "$root" /bin/sh "/tmp/keel-post/$(basename "$script")"
+  done
+  rm -rf "$root/tmp/keel-post"
+fi
 # rpm recreates rpmdb.sqlite-shm whenever it opens the database: never part of an image.
 rm -f "$root/var/lib/rpm/rpmdb.sqlite-shm" "$root/var/lib/rpm/.rpm.lock"
 if [ "$keep_rpm_db" != 1 ]; then rm -rf "$root/var/lib/rpm"; fi

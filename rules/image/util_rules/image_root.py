@@ -5,7 +5,7 @@ address: images that share packages and settings share one root, computed once.
 """
 from __future__ import annotations
 
-import os
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +21,14 @@ from pants.engine.fs import (
     MergeDigests,
     PathGlobs,
 )
-from pants.engine.process import Process, ProcessResult
+from pants.engine.process import FallibleProcessResult, Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.image.subsystems import ImageSubsystem
+from rules.image.util_rules.accounts import Accounts
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
 from rules.rpm.util_rules.package_graph import Provider, RpmPackageGraph
@@ -235,6 +236,11 @@ class ImageRootRequest:
     hostname: str
     kernel_cmdline: str
     rpm_db: bool
+    accounts: Accounts
+    extra_files: Digest  # extra/<path in the image>
+    post_install: Digest  # post/NN-name.sh
+    # For messages only: images with the same content share one root, whoever asked first.
+    address: Address = dataclasses.field(compare=False, default=None)
 
 
 @dataclass(frozen=True)
@@ -258,10 +264,15 @@ async def image_root(request: ImageRootRequest) -> ImageRoot:
                     FileContent("make_root.sh", _MAKE_ROOT, is_executable=True),
                     FileContent("rpm_flags.sh", _RPM_FLAGS),
                     FileContent("cmdline", (request.kernel_cmdline + "\n").encode()),
+                    FileContent("accounts/passwd", request.accounts.passwd.encode()),
+                    FileContent("accounts/group", request.accounts.group.encode()),
+                    FileContent("accounts/shadow", request.accounts.shadow.encode()),
+                    FileContent("accounts/homes", request.accounts.homes.encode()),
                 ]
             ),
         ),
     )
+    inputs = (*inputs, request.extra_files, request.post_install)
     process = await Get(
         Process,
         InRootProcess(
@@ -273,7 +284,18 @@ async def image_root(request: ImageRootRequest) -> ImageRoot:
             output_files=("rootfs.tar",),
         ),
     )
-    result = await Get(ProcessResult, Process, process)
+    result = await Get(FallibleProcessResult, Process, process)
+    if result.exit_code != 0:
+        log = (result.stdout + result.stderr).decode(errors="replace")
+        if "KEEL-NO-SHELL" in log:
+            raise ImagePackagesError(
+                f"The `post_install` scripts of {request.address} need /bin/sh in the image, and "
+                "none of its packages provides it: add a shell package to `packages`."
+            )
+        raise ImagePackagesError(
+            f"Installing the image root of {request.address} failed (exit {result.exit_code}):\n"
+            + "\n".join(log.splitlines()[-30:])
+        )
     entries = await Get(DigestEntries, Digest, result.output_digest)
     entry = next(e for e in entries if isinstance(e, FileEntry))
     return ImageRoot(result.output_digest, entry.file_digest.fingerprint, request.packages.source_date_epoch)

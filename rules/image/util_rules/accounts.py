@@ -1,0 +1,69 @@
+"""The `users` and `groups` of an image as lines for /etc/passwd, /etc/group and /etc/shadow,
+checked before any action runs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.engine.addresses import Address
+
+
+class InvalidAccountsError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Accounts:
+    passwd: str
+    group: str
+    shadow: str
+    homes: str  # "path\tuid\tgid" lines
+
+    @property
+    def empty(self) -> bool:
+        return not (self.passwd or self.group)
+
+
+def accounts(address: Address, users, groups) -> Accounts:
+    def fail(field: str, message: str) -> InvalidAccountsError:
+        return InvalidAccountsError(f"The `{field}` field of {address}: {message}")
+
+    group_gids: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
+    for g in groups:
+        if not g["gid"].isdigit():
+            raise fail("groups", f"group {g['name']} has gid {g['gid']!r}; a gid is a number.")
+        if g["name"] in group_gids:
+            raise fail("groups", f"group {g['name']} is listed twice.")
+        group_gids[g["name"]] = g["gid"]
+        members[g["name"]] = []
+    passwd, shadow, homes, own_groups = [], [], [], []
+    seen_users: set[str] = set()
+    for u in users:
+        name, uid = u["name"], u["uid"]
+        gid = u.get("gid", uid)
+        if not uid.isdigit() or not gid.isdigit():
+            raise fail("users", f"user {name} has uid {uid!r} and gid {gid!r}; both are numbers.")
+        if name in seen_users:
+            raise fail("users", f"user {name} is listed twice.")
+        seen_users.add(name)
+        if gid not in group_gids.values():
+            own_groups.append(f"{name}:x:{gid}:")
+        home = u.get("home", f"/home/{name}" if uid != "0" else "/root")
+        shell = u.get("shell", "/bin/sh")
+        passwd.append(f"{name}:x:{uid}:{gid}:{u.get('gecos', '')}:{home}:{shell}")
+        # A locked password: accounts are reached by keys or a console the image sets up.
+        shadow.append(f"{name}:!:0:0:99999:7:::")
+        homes.append(f"{home}\t{uid}\t{gid}")
+        for extra in filter(None, (s.strip() for s in u.get("groups", "").split(","))):
+            if extra not in members:
+                raise fail(
+                    "users",
+                    f"user {name} is to join group {extra}, which the `groups` field does not define.",
+                )
+            members[extra].append(name)
+    group_lines = [f"{n}:x:{gid}:{','.join(members[n])}" for n, gid in group_gids.items()] + own_groups
+
+    def text(lines: list[str]) -> str:
+        return "".join(line + "\n" for line in lines)
+
+    return Accounts(text(passwd), text(group_lines), text(shadow), text(homes))
