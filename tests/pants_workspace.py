@@ -44,8 +44,8 @@ def pex_cli_config() -> str:
 # The repository's seed locks (a `files` dependency of the tests that use them).
 REPO_SEED_LOCK = RULES_ROOT / "toolchain" / "seed.lock.json"
 REPO_IMAGER_LOCK = RULES_ROOT / "toolchain" / "imager.lock.json"
-# Runs that do not ask for their own cache share this one, like a user's runs do: the toolchain
-# root is then built once for all tests, not once per test.
+# Runs that do not ask for their own cache share one (per test file), like a user's runs do: the
+# toolchain root is then built once for a file's tests, not once per test.
 SHARED_CACHE = Path.home() / ".cache" / "keel" / "tests"
 
 
@@ -83,10 +83,17 @@ class Workspace:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
 
+    @staticmethod
+    def shared_cache() -> Path:
+        """One shared cache per test file: files run in parallel, and Pants processes of
+        different files must not launch tools from one store at the same time."""
+        test_file = os.environ.get("PYTEST_CURRENT_TEST", "tests").split("::")[0]
+        return SHARED_CACHE / test_file.replace("/", "_").replace(".", "_")
+
     def pants(self, *args: str, cache: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """One Pants run (no daemon). Runs with the same `cache` name share Pants' local store and
         named caches; a new name starts from empty caches, like a clean machine."""
-        caches = SHARED_CACHE if cache is None else self.root.parent / cache
+        caches = self.shared_cache() if cache is None else self.root.parent / cache
         result = subprocess.run(
             [
                 sys.executable, "-m", "pants",

@@ -84,10 +84,28 @@ echo efi > %{buildroot}/boot/efi/EFI/BOOT/BOOTX64.EFI
 /boot/efi/EFI/BOOT/BOOTX64.EFI
 """ + CHANGELOG
 
+# A real shell for post_install scripts: the build root's bash and the libraries it loads.
+SHELL_SPEC = """Name: testshell
+Version: 1.0
+Release: 1%{?dist}
+Summary: bash as /bin/sh, for post-install scripts
+License: GPL-3.0-or-later
+%description
+The build root's bash with its libraries.
+%install
+install -D -m 0755 /usr/bin/bash %{buildroot}/bin/sh
+for lib in $(ldd /usr/bin/bash | grep -o '/[^ ]*'); do install -D -m 0755 "$lib" "%{buildroot}$lib"; done
+%files
+/bin/sh
+/lib/x86_64-linux-gnu/*
+/lib64/*
+""" + CHANGELOG
+
 IMAGES = """
 SYSTEM = dict(
-    packages=["//specs/greet"],
+    packages=["//specs/greet", "testshell"],
     hostname="greeter",
+    post_install=["setup.sh"],
     groups=[{"name": "staff", "gid": "50"}],
     users=[{"name": "ada", "uid": "1001", "groups": "staff"}],
     files={"/etc/motd": "motd"},
@@ -111,6 +129,9 @@ FILES = {
     "specs/greet-data/greet-data.spec": DATA_SPEC,
     "images/greeter/BUILD": IMAGES,
     "images/greeter/motd": "hi there\n",
+    "images/greeter/setup.sh": 'read -r motd < /etc/motd; echo "configured after: $motd" > /etc/configured\n',
+    "specs/testshell/BUILD": "rpm_package()",
+    "specs/testshell/testshell.spec": SHELL_SPEC,
 }
 OUT = "dist/images/greeter/greeter"
 
@@ -176,6 +197,8 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
     assert re.search(r"Mode:\s+0640", debugfs(root_fs, "stat /etc/shadow"))
     assert re.search(r"User:\s+1001\s+Group:\s+1001", debugfs(root_fs, "stat /home/ada"))
     assert debugfs(root_fs, "cat /etc/motd") == "hi there\n"
+    # The post-install script ran inside the image, after the extra files were in place.
+    assert debugfs(root_fs, "cat /etc/configured") == "configured after: hi there\n"
     # libgreet came along through the soname greet links, which only the RPM header records.
     assert "libgreet.so.1" in debugfs(root_fs, "ls -l /usr/lib64")
     assert "rpmdb.sqlite" in debugfs(root_fs, "ls -l /var/lib/rpm")
@@ -196,7 +219,7 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
     assert sbom["spdxVersion"] == "SPDX-2.3" and sbom["documentNamespace"].startswith("urn:uuid:")
     packages = {p["name"]: p for p in sbom["packages"]}
     assert packages["greeter.vhdx"]["checksums"] == [{"algorithm": "SHA256", "checksumValue": sha256(vhdx)}]
-    assert {n for n in packages if not n.startswith("greeter") and "." not in n} == {"greet", "greet-data", "libgreet"}
+    assert {n for n in packages if not n.startswith("greeter") and "." not in n} == {"greet", "greet-data", "libgreet", "testshell"}
     assert packages["greet"]["versionInfo"] == "1.0-1.t1" and packages["greet"]["licenseDeclared"] == "Apache-2.0"
     main_c = hashlib.sha256(FILES["specs/greet/main.c"].encode()).hexdigest()
     assert packages["main.c"]["checksums"][0]["checksumValue"] == main_c
