@@ -1,9 +1,11 @@
-"""The one way keel runs a build command: inside bubblewrap, at a fixed path, with no network.
+"""bubblewrap around a command that runs on the host: today only the rpmbuild that makes virtual
+packages (every package build runs inside a build root instead, see root.py).
 
 Pants runs each process in a fresh directory (/tmp/pants-sandbox-XXXX). rpm records expanded
 build scripts, and compilers record paths, so a varying directory would leak into outputs. Inside
-bwrap the sandbox is bound at BUILD_DIR, the same on every run and machine. The host filesystem is
-read-only, /tmp and /var/tmp are private, and only a loopback network exists.
+bwrap the sandbox is bound at BUILD_DIR, the same on every run and machine (build roots use the
+same path). The host filesystem is read-only, /tmp and /var/tmp are private, and only a loopback
+network exists.
 """
 from __future__ import annotations
 

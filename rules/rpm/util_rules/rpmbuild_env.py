@@ -1,11 +1,12 @@
-"""What every rpmbuild run keel starts has in common: macros and environment for reproducible,
-hermetic builds."""
+"""rpmbuild settings: the macros every rpmbuild keel starts gets (in a build root or on the host),
+and the environment of the one rpmbuild that runs on the host, for generated virtual packages."""
 from __future__ import annotations
 
 from rules.core.host_tools import HostTools
 from rules.sandbox.bwrap import BUILD_DIR
 
-RPMBUILD_TOOLS = ("bwrap", "bash", "rpm", "rpmbuild", "rpm2archive", "tar", "gzip", "find", "sort", "grep")
+# Host tools of the virtual-package build; package builds use the tools of their build root.
+RPMBUILD_TOOLS = ("bwrap", "rpmbuild")
 
 # With SOURCE_DATE_EPOCH set these make rpm's own metadata depend only on the inputs: build time
 # and file mtimes come from SOURCE_DATE_EPOCH, the build host is fixed.
