@@ -120,9 +120,10 @@ class Workspace:
         return result
 
     def dist_hashes(self) -> dict[str, str]:
+        """sha256 of every build output under dist/ (not the build report, which describes the run)."""
         dist = self.root / "dist"
         return {
             str(p.relative_to(dist)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(dist.rglob("*"))
-            if p.is_file()
+            if p.is_file() and p.name != "keel-report.json"
         }

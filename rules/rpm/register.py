@@ -3,7 +3,7 @@
 Reading order: target_types (what users write), util_rules/spec_info (rpmspec),
 util_rules/package_graph (who provides what), util_rules/build (rpmbuild), goals/.
 """
-from rules.core import host_tools
+from rules.core import host_tools, report
 from rules.rpm import dependency_inference
 from rules.rpm.goals import package, requires, tailor
 from rules.rpm.target_types import RpmPackageTarget
@@ -21,6 +21,7 @@ def rules():
     return [
         *toolchain.rules(),
         *host_tools.rules(),
+        *report.rules(),
         *spec_info.rules(),
         *package_graph.rules(),
         *virtual_package.rules(),

@@ -1,6 +1,8 @@
 """The package stage end to end: real Pants, real rpmspec and rpmbuild, temporary workspaces."""
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -119,8 +121,23 @@ def test_builds_link_against_built_libraries_and_are_reproducible(tmp_path: Path
 
     # Empty caches, same inputs: the same bytes.
     shutil.rmtree(ws.root / "dist")
-    ws.pants("package", "specs::", cache="other-cache")
+    result = ws.pants("package", "specs::", cache="other-cache")
+    report_file = ws.root / "dist/keel-report.json"
+    report = json.loads(report_file.read_text())
     assert ws.dist_hashes() == first
+    # The build report: every package was built, with its time, in the console and in the JSON.
+    assert [(o["target"], o["obtained"]) for o in report["outputs"]] == [
+        ("specs/hello-data:hello-data", "built"),
+        ("specs/hello:hello", "built"),
+        ("specs/libhi:libhi", "built"),
+    ]
+    assert all(o["seconds"] > 0 for o in report["outputs"])
+    assert "RPMS/x86_64/hello-1.0-1.t1.x86_64.rpm" in report["outputs"][1]["outputs"]
+    assert re.search(r"Wrote dist/RPMS/x86_64/hello-1.0-1.t1.x86_64.rpm\nbuilt in \d+\.\d s", result.stderr)
+    # Again with the same caches: everything comes from the local cache.
+    ws.pants("package", "specs::", cache="other-cache")
+    report = json.loads(report_file.read_text())
+    assert {o["obtained"] for o in report["outputs"]} == {"local cache"}
 
 
 def test_package_graph_goals(tmp_path: Path) -> None:

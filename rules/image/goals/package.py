@@ -19,6 +19,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.image.target_types import (
     DiskImageFilesField,
     DiskImageGroupsField,
@@ -156,12 +157,18 @@ async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
         Digest,
         CreateDigest([FileEntry(output, entry.file_digest), FileContent(f"{output}.spdx.json", sbom.encode())]),
     )
+    report = await Get(
+        BuildReportEntry, BuildReportEntryRequest("image", str(field_set.address), (output,), converted.process)
+    )
     return BuiltPackage(
         digest,
         (
             BuiltPackageArtifact(
                 output,
-                extra_log_lines=(f"sha256 {entry.file_digest.fingerprint}, {entry.file_digest.serialized_bytes_length} bytes",),
+                extra_log_lines=(
+                    f"sha256 {entry.file_digest.fingerprint}, {entry.file_digest.serialized_bytes_length} bytes, "
+                    f"{report.describe()}",
+                ),
             ),
             BuiltPackageArtifact(f"{output}.spdx.json"),
         ),
@@ -204,11 +211,16 @@ async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPac
         str(field_set.address), os.path.basename(layout), layout_sha, packages.rpms, packages.source_date_epoch
     )
     digest = await Get(Digest, CreateDigest([*files, FileContent(f"{layout}.spdx.json", sbom.encode())]))
+    report = await Get(
+        BuildReportEntry, BuildReportEntryRequest("image", str(field_set.address), (layout, rootfs), image.process)
+    )
     return BuiltPackage(
         digest,
         (
             *(
-                BuiltPackageArtifact(f.path, extra_log_lines=(f"sha256 {f.file_digest.fingerprint}",))
+                BuiltPackageArtifact(
+                    f.path, extra_log_lines=(f"sha256 {f.file_digest.fingerprint}, {report.describe()}",)
+                )
                 for f in sorted(files, key=lambda f: f.path)
             ),
             BuiltPackageArtifact(f"{layout}.spdx.json"),
@@ -253,10 +265,15 @@ async def package_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
         Digest,
         CreateDigest([FileEntry(output, entry.file_digest), FileContent(f"{output}.spdx.json", sbom.encode())]),
     )
+    report = await Get(
+        BuildReportEntry, BuildReportEntryRequest("image", str(field_set.address), (output,), iso.process)
+    )
     return BuiltPackage(
         digest,
         (
-            BuiltPackageArtifact(output, extra_log_lines=(f"sha256 {entry.file_digest.fingerprint}",)),
+            BuiltPackageArtifact(
+                output, extra_log_lines=(f"sha256 {entry.file_digest.fingerprint}, {report.describe()}",)
+            ),
             BuiltPackageArtifact(f"{output}.spdx.json"),
         ),
     )

@@ -6,13 +6,14 @@ Digests come from Pants' own content digests (sha256), so no large file is read 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pants.engine.fs import CreateDigest, Digest, DigestEntries, FileContent, FileEntry, MergeDigests
-from pants.engine.process import Process, ProcessResult
+from pants.engine.process import Process, ProcessResult, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
@@ -38,6 +39,7 @@ class OciImageRequest:
 @dataclass(frozen=True)
 class OciImage:
     digest: Digest  # LAYOUT_NAME and ROOTFS_NAME
+    process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
 
 
 def _blob(data: bytes) -> tuple[str, int]:
@@ -135,7 +137,9 @@ async def oci_image(request: OciImageRequest, rpm: RpmSubsystem) -> OciImage:
             level=LogLevel.INFO,
         ),
     )
-    return OciImage(await Get(Digest, MergeDigests([packed.output_digest, compressed.output_digest])))
+    return OciImage(
+        await Get(Digest, MergeDigests([packed.output_digest, compressed.output_digest])), compressed.metadata
+    )
 
 
 def rules():

@@ -5,12 +5,13 @@ share it (and everything before it) from cache; only the conversion differs.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from pants.engine.addresses import Address
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.process import FallibleProcessResult, Process, ProcessResult
+from pants.engine.process import FallibleProcessResult, Process, ProcessResult, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
@@ -42,6 +43,7 @@ class RawDisk:
     digest: Digest  # RAW_NAME
     seed: str  # what derived identifiers of later formats hang on
     source_date_epoch: int
+    process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
 
 
 @rule(desc="Make a raw disk", level=LogLevel.DEBUG)
@@ -83,7 +85,7 @@ async def raw_disk(request: RawDiskRequest) -> RawDisk:
             f"Making the disk of {request.address} failed (exit {result.exit_code}):\n"
             + (output + result.stderr.decode(errors="replace"))[-3000:]
         )
-    return RawDisk(result.output_digest, request.layout.disk_guid, request.root.source_date_epoch)
+    return RawDisk(result.output_digest, request.layout.disk_guid, request.root.source_date_epoch, result.metadata)
 
 
 @dataclass(frozen=True)
@@ -96,12 +98,14 @@ class ConvertDiskRequest:
 class ConvertedDisk:
     digest: Digest
     filename: str
+    # The last step's: what the build report says of the image.
+    process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
 
 
 @rule(desc="Convert a disk image", level=LogLevel.DEBUG)
 async def convert_disk(request: ConvertDiskRequest, rpm: RpmSubsystem) -> ConvertedDisk:
     if request.format == "raw":
-        return ConvertedDisk(request.raw.digest, RAW_NAME)
+        return ConvertedDisk(request.raw.digest, RAW_NAME, request.raw.process)
     out = f"disk.{request.format}"
     if request.format == "qcow2":
         # qemu-img writes qcow2 without clock or random values (checked by the tests).
@@ -118,7 +122,7 @@ async def convert_disk(request: ConvertDiskRequest, rpm: RpmSubsystem) -> Conver
             ),
         )
         result = await Get(ProcessResult, Process, process)
-        return ConvertedDisk(result.output_digest, out)
+        return ConvertedDisk(result.output_digest, out, result.metadata)
     tools, script = await MultiGet(
         Get(HostTools, HostToolsRequest(("python3",), tuple(rpm.search_path))),
         Get(Digest, CreateDigest([FileContent("vhd_vhdx.py", _VHD_VHDX)])),
@@ -135,7 +139,7 @@ async def convert_disk(request: ConvertDiskRequest, rpm: RpmSubsystem) -> Conver
             level=LogLevel.INFO,
         ),
     )
-    return ConvertedDisk(result.output_digest, out)
+    return ConvertedDisk(result.output_digest, out, result.metadata)
 
 
 def rules():

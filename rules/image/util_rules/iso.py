@@ -1,11 +1,12 @@
 """A UEFI-bootable ISO from an image root (scripts/make_iso.sh, inside the imager root)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.process import Process, ProcessResult
+from pants.engine.process import Process, ProcessResult, ProcessResultMetadata
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
@@ -25,6 +26,7 @@ class IsoRequest:
 @dataclass(frozen=True)
 class Iso:
     digest: Digest  # ISO_NAME
+    process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
 
 
 @rule(desc="Make an ISO", level=LogLevel.DEBUG)
@@ -43,7 +45,7 @@ async def make_iso(request: IsoRequest) -> Iso:
         ),
     )
     result = await Get(ProcessResult, Process, process)
-    return Iso(result.output_digest)
+    return Iso(result.output_digest, result.metadata)
 
 
 def rules():

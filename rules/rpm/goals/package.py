@@ -10,6 +10,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.rpm.target_types import RpmOutputPathField, RpmSourcesField
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms
 
@@ -38,7 +39,17 @@ async def package_rpm(field_set: RpmPackageFieldSet) -> BuiltPackage:
         ]
         digest = await Get(Digest, CreateDigest(moved))
         paths = tuple(sorted(e.path for e in moved))
-    return BuiltPackage(digest, tuple(BuiltPackageArtifact(p) for p in paths))
+    report = await Get(
+        BuildReportEntry,
+        BuildReportEntryRequest("rpm", str(field_set.address), paths, built.process),
+    )
+    return BuiltPackage(
+        digest,
+        tuple(
+            BuiltPackageArtifact(p, extra_log_lines=(report.describe(),) if i == 0 else ())
+            for i, p in enumerate(paths)
+        ),
+    )
 
 
 def rules():

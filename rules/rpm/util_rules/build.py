@@ -2,6 +2,7 @@
 closure -> RPMs and SRPM."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from pants.engine.fs import (
     PathGlobs,
     RemovePrefix,
 )
-from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.process import FallibleProcessResult, Process, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
@@ -70,6 +71,8 @@ class BuiltRpms:
     rpms: tuple[str, ...]
     srpm: str
     sources: tuple[tuple[str, str], ...]  # (file name, sha256) of every Source and Patch
+    # How rpmbuild's result was obtained (ran, cache hit...): not part of equality.
+    process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
 
 
 def source_date_epoch(info: RpmSpecInfo, rpm: RpmSubsystem) -> int:
@@ -191,7 +194,7 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
     source_sums = tuple(
         sorted((e.path, e.file_digest.fingerprint) for e in source_entries if isinstance(e, FileEntry))
     )
-    return BuiltRpms(request.address, info, digest, rpms, srpms[0], source_sums)
+    return BuiltRpms(request.address, info, digest, rpms, srpms[0], source_sums, result.metadata)
 
 
 def rules():

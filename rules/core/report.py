@@ -1,0 +1,119 @@
+"""The build report: how each RPM and image of a `./pants package` run was obtained.
+
+Each packaged output asks for a `BuildReportEntry`, computed from the metadata of the process that
+made it and the current run's id: "built" (with seconds), "local cache", "remote cache", or
+"unchanged" (memoized by pantsd from an earlier run). The entry is a line in the console and, as
+workunit metadata, picked up by `BuildReportCallback`, which writes `dist/keel-report.json` when
+the run ends.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pants.core.util_rules.distdir import DistDir
+from pants.engine.engine_aware import EngineAwareReturnType
+from pants.engine.internals.session import RunId
+from pants.engine.process import ProcessResultMetadata
+from pants.engine.rules import collect_rules, rule
+from pants.engine.streaming_workunit_handler import (
+    WorkunitsCallback,
+    WorkunitsCallbackFactory,
+    WorkunitsCallbackFactoryRequest,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+logger = logging.getLogger(__name__)
+
+REPORT_NAME = "keel-report.json"
+_KEY = "keel_report"
+_OBTAINED = {
+    ProcessResultMetadata.Source.RAN: "built",
+    ProcessResultMetadata.Source.HIT_LOCALLY: "local cache",
+    ProcessResultMetadata.Source.HIT_REMOTELY: "remote cache",
+    ProcessResultMetadata.Source.MEMOIZED: "unchanged",
+}
+
+
+@dataclass(frozen=True)
+class BuildReportEntryRequest:
+    kind: str  # "rpm" or "image"
+    target: str
+    outputs: tuple[str, ...]
+    # Not part of equality (Pants keeps it out of ProcessResult equality too).
+    process: ProcessResultMetadata
+
+
+@dataclass(frozen=True)
+class BuildReportEntry(EngineAwareReturnType):
+    kind: str
+    target: str
+    outputs: tuple[str, ...]
+    obtained: str
+    seconds: float | None
+
+    def describe(self) -> str:
+        if self.obtained == "built" and self.seconds is not None:
+            return f"built in {self.seconds:.1f} s"
+        return {"unchanged": "unchanged since the last run"}.get(self.obtained, f"from the {self.obtained}")
+
+    def metadata(self) -> dict[str, Any]:
+        return {_KEY: asdict(self)}
+
+
+@rule(desc="Report how an output was obtained", level=LogLevel.DEBUG)
+async def build_report_entry(request: BuildReportEntryRequest, run_id: RunId) -> BuildReportEntry:
+    source = request.process.source(run_id)
+    elapsed = request.process.total_elapsed_ms
+    return BuildReportEntry(
+        kind=request.kind,
+        target=request.target,
+        outputs=request.outputs,
+        obtained=_OBTAINED[source],
+        seconds=round(elapsed / 1000, 2) if source == ProcessResultMetadata.Source.RAN and elapsed is not None else None,
+    )
+
+
+class BuildReportCallback(WorkunitsCallback):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.entries: dict[str, dict] = {}
+
+    @property
+    def can_finish_async(self) -> bool:
+        return False
+
+    def __call__(self, *, completed_workunits, started_workunits, context, finished: bool = False, **kwargs) -> None:
+        for workunit in completed_workunits:
+            entry = (workunit.get("metadata") or {}).get(_KEY)
+            if entry:
+                self.entries[f"{entry['kind']}:{entry['target']}"] = entry
+        if finished and self.entries:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            report = {"version": 1, "outputs": [self.entries[k] for k in sorted(self.entries)]}
+            with open(self.path, "w") as f:
+                json.dump(report, f, indent=2, sort_keys=True)
+                f.write("\n")
+
+
+class BuildReportCallbackFactoryRequest:
+    """Installs BuildReportCallback in every run."""
+
+
+@rule
+def build_report_callback_factory(
+    _: BuildReportCallbackFactoryRequest, distdir: DistDir
+) -> WorkunitsCallbackFactory:
+    path = os.path.join(str(distdir.relpath), REPORT_NAME)
+    return WorkunitsCallbackFactory(lambda: BuildReportCallback(path))
+
+
+def rules():
+    return [
+        *collect_rules(),
+        UnionRule(WorkunitsCallbackFactoryRequest, BuildReportCallbackFactoryRequest),
+    ]
