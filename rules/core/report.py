@@ -14,7 +14,9 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pants.core.util_rules import distdir
 from pants.core.util_rules.distdir import DistDir
+from pants.engine import streaming_workunit_handler
 from pants.engine.engine_aware import EngineAwareReturnType
 from pants.engine.internals.session import RunId
 from pants.engine.process import ProcessResultMetadata
@@ -106,14 +108,17 @@ class BuildReportCallbackFactoryRequest:
 
 @rule
 def build_report_callback_factory(
-    _: BuildReportCallbackFactoryRequest, distdir: DistDir
+    _: BuildReportCallbackFactoryRequest, dist: DistDir
 ) -> WorkunitsCallbackFactory:
-    path = os.path.join(str(distdir.relpath), REPORT_NAME)
+    path = os.path.join(str(dist.relpath), REPORT_NAME)
     return WorkunitsCallbackFactory(lambda: BuildReportCallback(path))
 
 
 def rules():
     return [
         *collect_rules(),
+        # Installed by Pants itself; listed so the rules stand alone (e.g. in RuleRunner tests).
+        *distdir.rules(),
+        *streaming_workunit_handler.rules(),
         UnionRule(WorkunitsCallbackFactoryRequest, BuildReportCallbackFactoryRequest),
     ]
