@@ -15,6 +15,7 @@ from pants.engine.fs import (
     GlobMatchErrorBehavior,
     PathGlobs,
 )
+from pants.engine.process import ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
@@ -113,6 +114,46 @@ async def image_root_of(field_set) -> tuple[ImagePackages, ImageRoot]:
     return packages, root
 
 
+def default_output(address, suffix: str) -> str:
+    """images/DIR/DIR.SUFFIX for a target in images/DIR/."""
+    name = os.path.basename(address.spec_path) or address.target_name
+    return os.path.join("images", name, f"{name}.{suffix}")
+
+
+async def image_package(
+    field_set, packages: ImagePackages, files: list[FileEntry], process: ProcessResultMetadata
+) -> BuiltPackage:
+    """`files` (the first is the image itself) and the image's SBOM, IMAGE.spdx.json, with the
+    build report's line on each."""
+    image = files[0]
+    sbom = spdx_document(
+        str(field_set.address), os.path.basename(image.path), image.file_digest.fingerprint,
+        packages.rpms, packages.source_date_epoch,
+    )
+    digest, report = await MultiGet(
+        Get(Digest, CreateDigest([*files, FileContent(f"{image.path}.spdx.json", sbom.encode())])),
+        Get(
+            BuildReportEntry,
+            BuildReportEntryRequest("image", str(field_set.address), tuple(f.path for f in files), process),
+        ),
+    )
+    return BuiltPackage(
+        digest,
+        (
+            *(
+                BuiltPackageArtifact(
+                    f.path,
+                    extra_log_lines=(
+                        f"sha256 {f.file_digest.fingerprint}, {f.file_digest.serialized_bytes_length} bytes, "
+                        f"{report.describe()}",
+                    ),
+                )
+                for f in files
+            ),
+            BuiltPackageArtifact(f"{image.path}.spdx.json"),
+        ),
+    )
+
 @dataclass(frozen=True)
 class DiskImageFieldSet(PackageFieldSet):
     required_fields = (DiskImagePackagesField, DiskImageFormatField)
@@ -133,8 +174,7 @@ class DiskImageFieldSet(PackageFieldSet):
     def output_file(self) -> str:
         if self.output_path.value:
             return self.output_path.value
-        directory = self.address.spec_path
-        return os.path.join("images", os.path.basename(directory) or "root", f"{os.path.basename(directory) or self.address.target_name}.{self.format.value}")
+        return default_output(self.address, self.format.value)
 
 
 @rule(desc="Package a disk image", level=LogLevel.DEBUG)
@@ -148,33 +188,8 @@ async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
     converted = await Get(ConvertedDisk, ConvertDiskRequest(raw, field_set.format.value))
     entries = await Get(DigestEntries, Digest, converted.digest)
     entry = next(e for e in entries if isinstance(e, FileEntry) and e.path == converted.filename)
-    output = field_set.output_file()
-    sbom = spdx_document(
-        str(field_set.address), os.path.basename(output), entry.file_digest.fingerprint, packages.rpms,
-        packages.source_date_epoch,
-    )
-    digest = await Get(
-        Digest,
-        CreateDigest([FileEntry(output, entry.file_digest), FileContent(f"{output}.spdx.json", sbom.encode())]),
-    )
-    report = await Get(
-        BuildReportEntry, BuildReportEntryRequest("image", str(field_set.address), (output,), converted.process)
-    )
-    return BuiltPackage(
-        digest,
-        (
-            BuiltPackageArtifact(
-                output,
-                extra_log_lines=(
-                    f"sha256 {entry.file_digest.fingerprint}, {entry.file_digest.serialized_bytes_length} bytes, "
-                    f"{report.describe()}",
-                ),
-            ),
-            BuiltPackageArtifact(f"{output}.spdx.json"),
-        ),
-    )
-
-
+    image = FileEntry(field_set.output_file(), entry.file_digest)
+    return await image_package(field_set, packages, [image], converted.process)
 
 
 @dataclass(frozen=True)
@@ -193,39 +208,21 @@ class ContainerImageFieldSet(PackageFieldSet):
     def output_file(self) -> str:
         if self.output_path.value:
             return self.output_path.value
-        name = os.path.basename(self.address.spec_path) or self.address.target_name
-        return os.path.join("images", name, f"{name}.oci.tar")
+        return default_output(self.address, "oci.tar")
 
 
 @rule(desc="Package a container image", level=LogLevel.DEBUG)
 async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
     packages, root = await image_root_of(field_set)
     image = await Get(OciImage, OciImageRequest(root, field_set.address.target_name))
-    entries = await Get(DigestEntries, Digest, image.digest)
+    entries = {e.path: e for e in await Get(DigestEntries, Digest, image.digest) if isinstance(e, FileEntry)}
     layout = field_set.output_file()
-    rootfs = layout[: -len(".oci.tar")] + ".rootfs.tar.zst" if layout.endswith(".oci.tar") else layout + ".rootfs.tar.zst"
-    names = {LAYOUT_NAME: layout, ROOTFS_NAME: rootfs}
-    files = [FileEntry(names[e.path], e.file_digest) for e in entries if isinstance(e, FileEntry)]
-    layout_sha = next(f.file_digest.fingerprint for f in files if f.path == layout)
-    sbom = spdx_document(
-        str(field_set.address), os.path.basename(layout), layout_sha, packages.rpms, packages.source_date_epoch
-    )
-    digest = await Get(Digest, CreateDigest([*files, FileContent(f"{layout}.spdx.json", sbom.encode())]))
-    report = await Get(
-        BuildReportEntry, BuildReportEntryRequest("image", str(field_set.address), (layout, rootfs), image.process)
-    )
-    return BuiltPackage(
-        digest,
-        (
-            *(
-                BuiltPackageArtifact(
-                    f.path, extra_log_lines=(f"sha256 {f.file_digest.fingerprint}, {report.describe()}",)
-                )
-                for f in sorted(files, key=lambda f: f.path)
-            ),
-            BuiltPackageArtifact(f"{layout}.spdx.json"),
-        ),
-    )
+    rootfs = (layout[: -len(".oci.tar")] if layout.endswith(".oci.tar") else layout) + ".rootfs.tar.zst"
+    files = [
+        FileEntry(layout, entries[LAYOUT_NAME].file_digest),
+        FileEntry(rootfs, entries[ROOTFS_NAME].file_digest),
+    ]
+    return await image_package(field_set, packages, files, image.process)
 
 
 @dataclass(frozen=True)
@@ -246,8 +243,7 @@ class IsoImageFieldSet(PackageFieldSet):
     def output_file(self) -> str:
         if self.output_path.value:
             return self.output_path.value
-        name = os.path.basename(self.address.spec_path) or self.address.target_name
-        return os.path.join("images", name, f"{name}.iso")
+        return default_output(self.address, "iso")
 
 
 @rule(desc="Package an ISO image", level=LogLevel.DEBUG)
@@ -256,27 +252,7 @@ async def package_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
     iso = await Get(Iso, IsoRequest(root, field_set.volume_id.value))
     entries = await Get(DigestEntries, Digest, iso.digest)
     entry = next(e for e in entries if isinstance(e, FileEntry))
-    output = field_set.output_file()
-    sbom = spdx_document(
-        str(field_set.address), os.path.basename(output), entry.file_digest.fingerprint, packages.rpms,
-        packages.source_date_epoch,
-    )
-    digest = await Get(
-        Digest,
-        CreateDigest([FileEntry(output, entry.file_digest), FileContent(f"{output}.spdx.json", sbom.encode())]),
-    )
-    report = await Get(
-        BuildReportEntry, BuildReportEntryRequest("image", str(field_set.address), (output,), iso.process)
-    )
-    return BuiltPackage(
-        digest,
-        (
-            BuiltPackageArtifact(
-                output, extra_log_lines=(f"sha256 {entry.file_digest.fingerprint}, {report.describe()}",)
-            ),
-            BuiltPackageArtifact(f"{output}.spdx.json"),
-        ),
-    )
+    return await image_package(field_set, packages, [FileEntry(field_set.output_file(), entry.file_digest)], iso.process)
 
 
 def rules():
