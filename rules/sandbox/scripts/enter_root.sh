@@ -78,7 +78,16 @@ if [ ! -e "$root/.keel-complete" ]; then
     owner_args=(--same-owner)
     [ "$(id -u)" = 0 ] || owner_args=(--no-same-owner)
     # /dev comes from bubblewrap; device nodes cannot be made without privileges.
+    # tar stops at the end-of-archive blocks and may leave zstd writing the last padding into a
+    # closed pipe (SIGPIPE, 141): only tar's status tells whether the root is complete.
+    set +o pipefail
     zstd -dc < "$archive" | tar -x -p --numeric-owner "${owner_args[@]}" --exclude='./dev/*' -C "$root.partial"
+    statuses=("${PIPESTATUS[@]}")
+    set -o pipefail
+    case "${statuses[0]}" in
+      0|141) ;;
+      *) echo "keel: cannot decompress the build root $archive (zstd exit ${statuses[0]})" >&2; exit 1 ;;
+    esac
     touch "$root.partial/.keel-complete"
     mv "$root.partial" "$root"
   fi
