@@ -217,6 +217,18 @@ def _dicts_of_strings(alias: str, raw_value: Any, address: Address, required: tu
     return tuple(FrozenDict(d) for d in raw_value)
 
 
+# What every image kind holds: a system of packages, accounts, files and scripts.
+SYSTEM_FIELDS = (
+    DiskImagePackagesField,
+    DiskImageHostnameField,
+    DiskImageRpmDbField,
+    DiskImageUsersField,
+    DiskImageGroupsField,
+    DiskImageFilesField,
+    DiskImagePostInstallField,
+)
+
+
 class DiskImageOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
@@ -231,17 +243,11 @@ class DiskImageTarget(Target):
     alias = "disk_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
-        DiskImagePackagesField,
+        *SYSTEM_FIELDS,
         DiskImageFormatField,
         DiskImageSizeField,
         DiskImagePartitionsField,
-        DiskImageHostnameField,
         DiskImageKernelCmdlineField,
-        DiskImageRpmDbField,
-        DiskImageUsersField,
-        DiskImageGroupsField,
-        DiskImageFilesField,
-        DiskImagePostInstallField,
         DiskImageOutputPathField,
     )
     help = help_text(
@@ -267,13 +273,7 @@ class ContainerImageTarget(Target):
     alias = "container_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
-        DiskImagePackagesField,
-        DiskImageHostnameField,
-        DiskImageRpmDbField,
-        DiskImageUsersField,
-        DiskImageGroupsField,
-        DiskImageFilesField,
-        DiskImagePostInstallField,
+        *SYSTEM_FIELDS,
         ContainerImageOutputPathField,
     )
     help = help_text(
@@ -306,14 +306,8 @@ class IsoImageTarget(Target):
     alias = "iso_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
-        DiskImagePackagesField,
-        DiskImageHostnameField,
+        *SYSTEM_FIELDS,
         DiskImageKernelCmdlineField,
-        DiskImageRpmDbField,
-        DiskImageUsersField,
-        DiskImageGroupsField,
-        DiskImageFilesField,
-        DiskImagePostInstallField,
         IsoVolumeIdField,
         IsoImageOutputPathField,
     )

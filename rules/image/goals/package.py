@@ -52,7 +52,7 @@ from rules.image.util_rules.layout import disk_layout
 from rules.image.util_rules.sbom import spdx_document
 
 
-async def image_root_of(field_set) -> tuple[ImagePackages, ImageRoot]:
+async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, ImageRoot]:
     """The installed root of an image target (any of the three kinds), and its packages."""
     address = field_set.address
     packages = await Get(ImagePackages, ImagePackagesRequest(address, tuple(field_set.packages.value or ())))
@@ -155,20 +155,26 @@ async def image_package(
     )
 
 @dataclass(frozen=True)
-class DiskImageFieldSet(PackageFieldSet):
-    required_fields = (DiskImagePackagesField, DiskImageFormatField)
+class ImageSystemFieldSet(PackageFieldSet):
+    """The fields every image kind shares (target_types.SYSTEM_FIELDS); not a union member."""
 
     packages: DiskImagePackagesField
-    format: DiskImageFormatField
-    size: DiskImageSizeField
-    partitions: DiskImagePartitionsField
     hostname: DiskImageHostnameField
-    kernel_cmdline: DiskImageKernelCmdlineField
     rpm_db: DiskImageRpmDbField
     users: DiskImageUsersField
     groups: DiskImageGroupsField
     files: DiskImageFilesField
     post_install: DiskImagePostInstallField
+
+
+@dataclass(frozen=True)
+class DiskImageFieldSet(ImageSystemFieldSet):
+    required_fields = (DiskImagePackagesField, DiskImageFormatField)
+
+    format: DiskImageFormatField
+    size: DiskImageSizeField
+    partitions: DiskImagePartitionsField
+    kernel_cmdline: DiskImageKernelCmdlineField
     output_path: DiskImageOutputPathField
 
     def output_file(self) -> str:
@@ -193,16 +199,9 @@ async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
 
 
 @dataclass(frozen=True)
-class ContainerImageFieldSet(PackageFieldSet):
+class ContainerImageFieldSet(ImageSystemFieldSet):
     required_fields = (DiskImagePackagesField, ContainerImageOutputPathField)
 
-    packages: DiskImagePackagesField
-    hostname: DiskImageHostnameField
-    rpm_db: DiskImageRpmDbField
-    users: DiskImageUsersField
-    groups: DiskImageGroupsField
-    files: DiskImageFilesField
-    post_install: DiskImagePostInstallField
     output_path: ContainerImageOutputPathField
 
     def output_file(self) -> str:
@@ -226,17 +225,10 @@ async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPac
 
 
 @dataclass(frozen=True)
-class IsoImageFieldSet(PackageFieldSet):
+class IsoImageFieldSet(ImageSystemFieldSet):
     required_fields = (DiskImagePackagesField, IsoVolumeIdField)
 
-    packages: DiskImagePackagesField
-    hostname: DiskImageHostnameField
     kernel_cmdline: DiskImageKernelCmdlineField
-    rpm_db: DiskImageRpmDbField
-    users: DiskImageUsersField
-    groups: DiskImageGroupsField
-    files: DiskImageFilesField
-    post_install: DiskImagePostInstallField
     volume_id: IsoVolumeIdField
     output_path: IsoImageOutputPathField
 
