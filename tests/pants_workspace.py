@@ -93,31 +93,32 @@ class Workspace:
     def pants(self, *args: str, cache: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """One Pants run (no daemon). Runs with the same `cache` name share Pants' local store and
         named caches; a new name starts from empty caches, like a clean machine."""
-        caches = self.shared_cache() if cache is None else self.root.parent / cache
-        result = subprocess.run(
-            [
-                sys.executable, "-m", "pants",
-                "--no-pantsd", "--no-watch-filesystem", "--no-dynamic-ui",
-                f"--local-store-dir={caches / 'store'}",
-                f"--named-caches-dir={caches / 'named'}",
-                *args,
-            ],
-            cwd=self.root,
-            env={
-                "PATH": os.environ["PATH"],
-                "HOME": os.environ.get("HOME", "/root"),
-                "LC_ALL": "C.UTF-8",
-                "NO_SCIE_WARNING": "1",
-                **({"PYENV_ROOT": os.environ["PYENV_ROOT"]} if "PYENV_ROOT" in os.environ else {}),
-                # The test runner's own sys.path holds the Pants distribution this test depends on.
-                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-            },
-            capture_output=True,
-            text=True,
-        )
+        argv, env = self.pants_command(*args, cache=cache)
+        result = subprocess.run(argv, cwd=self.root, env=env, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise AssertionError(f"pants {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
+
+    def pants_command(self, *args: str, cache: str | None = None) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment of `pants`, for tests that watch a run as it goes."""
+        caches = self.shared_cache() if cache is None else self.root.parent / cache
+        argv = [
+            sys.executable, "-m", "pants",
+            "--no-pantsd", "--no-watch-filesystem", "--no-dynamic-ui",
+            f"--local-store-dir={caches / 'store'}",
+            f"--named-caches-dir={caches / 'named'}",
+            *args,
+        ]
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/root"),
+            "LC_ALL": "C.UTF-8",
+            "NO_SCIE_WARNING": "1",
+            **({"PYENV_ROOT": os.environ["PYENV_ROOT"]} if "PYENV_ROOT" in os.environ else {}),
+            # The test runner's own sys.path holds the Pants distribution this test depends on.
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        }
+        return argv, env
 
     def dist_hashes(self) -> dict[str, str]:
         """sha256 of every build output under dist/ (not the build report, which describes the run)."""

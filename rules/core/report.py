@@ -39,6 +39,12 @@ _OBTAINED = {
     ProcessResultMetadata.Source.HIT_REMOTELY: "remote cache",
     ProcessResultMetadata.Source.MEMOIZED: "unchanged",
 }
+_PHRASE = {
+    "built": "built",
+    "local cache": "from the local cache",
+    "remote cache": "from the remote cache",
+    "unchanged": "unchanged since the last run",
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class BuildReportEntry(EngineAwareReturnType):
     def describe(self) -> str:
         if self.obtained == "built" and self.seconds is not None:
             return f"built in {self.seconds:.1f} s"
-        return {"unchanged": "unchanged since the last run"}.get(self.obtained, f"from the {self.obtained}")
+        return _PHRASE[self.obtained]
 
     def metadata(self) -> dict[str, Any]:
         return {_KEY: asdict(self)}
@@ -80,6 +86,25 @@ async def build_report_entry(request: BuildReportEntryRequest, run_id: RunId) ->
     )
 
 
+def summary(outputs: list[dict], path: str) -> str:
+    """The closing console line, e.g. "keel: 3 RPMs, 1 image: 1 built, 3 from the remote cache"."""
+
+    def count(n: int, noun: str) -> str:
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+
+    kinds = [
+        count(n, noun)
+        for kind, noun in (("rpm", "RPM"), ("image", "image"))
+        if (n := sum(o["kind"] == kind for o in outputs))
+    ]
+    how = [
+        f"{n} {_PHRASE[obtained]}"
+        for obtained in _PHRASE
+        if (n := sum(o["obtained"] == obtained for o in outputs))
+    ]
+    return f"keel: {', '.join(kinds)}: {', '.join(how)} (details in {path})"
+
+
 class BuildReportCallback(WorkunitsCallback):
     def __init__(self, path: str) -> None:
         self.path = path
@@ -93,13 +118,18 @@ class BuildReportCallback(WorkunitsCallback):
         for workunit in completed_workunits:
             entry = (workunit.get("metadata") or {}).get(_KEY)
             if entry:
-                self.entries[f"{entry['kind']}:{entry['target']}"] = entry
+                key = f"{entry['kind']}:{entry['target']}"
+                # An RPM packaged by name and also needed by an image: one entry, with the files
+                # written to dist/.
+                outputs = {*self.entries.get(key, {}).get("outputs", ()), *entry["outputs"]}
+                self.entries[key] = {**entry, "outputs": sorted(outputs)}
         if finished and self.entries:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             report = {"version": 1, "outputs": [self.entries[k] for k in sorted(self.entries)]}
             with open(self.path, "w") as f:
                 json.dump(report, f, indent=2, sort_keys=True)
                 f.write("\n")
+            logger.info(summary(report["outputs"], self.path))
 
 
 class BuildReportCallbackFactoryRequest:

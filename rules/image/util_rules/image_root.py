@@ -27,6 +27,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.image.subsystems import ImageSubsystem
 from rules.image.util_rules.accounts import Accounts
 from rules.rpm.subsystems.rpm import RpmSubsystem
@@ -197,6 +198,11 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
             pending.extend(graph.dependencies(address))
     addresses = sorted(candidates)
     built = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in addresses)
+    # Every RPM an image needed is in the build report too, not only the ones packaged by name
+    # (those write no file to dist/ here: no outputs).
+    await MultiGet(
+        Get(BuildReportEntry, BuildReportEntryRequest("rpm", str(b.address), (), b.process)) for b in built
+    )
     all_rpms = await Get(Digest, MergeDigests(b.digest for b in built))
     headers = await Get(RpmHeaders, RpmHeadersRequest(all_rpms, tuple(f for b in built for f in b.rpms)))
     chosen = {f"RPMS/{graph.infos[p.address].package(p.package).filename}" for p in closure}

@@ -19,7 +19,15 @@ if [ "${#deps[@]}" -gt 0 ]; then
   ldconfig
 fi
 
-exec rpmbuild -ba \
+# Binary RPMs first, then the source RPM, in two runs: `rpmbuild -ba` writes the SRPM first and
+# stamps its digest (SOURCEPKGID) into every binary RPM, so a comment in the spec would change
+# the bytes of every RPM and rebuild every image holding one. Built apart, binary RPMs depend only
+# on what the build produced.
+rpmbuild -bb \
+  --define "_topdir $top/top" \
+  --define "_sourcedir $top/SOURCES" \
+  "$@" "$spec"
+exec rpmbuild -bs \
   --define "_topdir $top/top" \
   --define "_sourcedir $top/SOURCES" \
   "$@" "$spec"
