@@ -123,7 +123,8 @@ class BuildReportCallback(WorkunitsCallback):
                 # written to dist/.
                 outputs = {*self.entries.get(key, {}).get("outputs", ()), *entry["outputs"]}
                 self.entries[key] = {**entry, "outputs": sorted(outputs)}
-        if finished and self.entries:
+        # A failed run writes nothing to dist/ (Pants ends the run before the last call here).
+        if finished and self.entries and context.run_tracker.run_information().get("outcome") == "SUCCESS":
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             report = {"version": 1, "outputs": [self.entries[k] for k in sorted(self.entries)]}
             with open(self.path, "w") as f:
