@@ -23,11 +23,6 @@ fi
 # stamps its digest (SOURCEPKGID) into every binary RPM, so a comment in the spec would change
 # the bytes of every RPM and rebuild every image holding one. Built apart, binary RPMs depend only
 # on what the build produced.
-rpmbuild -bb \
-  --define "_topdir $top/top" \
-  --define "_sourcedir $top/SOURCES" \
-  "$@" "$spec"
-exec rpmbuild -bs \
-  --define "_topdir $top/top" \
-  --define "_sourcedir $top/SOURCES" \
-  "$@" "$spec"
+args=(--define "_topdir $top/top" --define "_sourcedir $top/SOURCES" "$@" "$spec")
+rpmbuild -bb "${args[@]}"
+exec rpmbuild -bs "${args[@]}"
