@@ -1,6 +1,7 @@
 """BuildRequires and Requires become dependencies on the targets that provide them."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from pants.engine.rules import Get, collect_rules, rule
@@ -9,7 +10,9 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from rules.rpm.target_types import RpmSourcesField
-from rules.rpm.util_rules.package_graph import RpmPackageGraph
+from rules.rpm.util_rules.package_graph import RpmPackageGraph, TargetPackageGraphRequest
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -25,8 +28,13 @@ class InferRpmDependencies(InferDependenciesRequest):
 
 @rule(desc="Infer rpm_package dependencies from BuildRequires and Requires", level=LogLevel.DEBUG)
 async def infer_rpm_dependencies(request: InferRpmDependencies) -> InferredDependencies:
-    graph = await Get(RpmPackageGraph)
-    return InferredDependencies(graph.dependencies(request.field_set.address))
+    address = request.field_set.address
+    graph = await Get(RpmPackageGraph, TargetPackageGraphRequest(address))
+    if address in graph.unreadable:
+        # Building it gives the error; listing dependencies of a workspace goes on.
+        logger.warning(graph.unreadable[address])
+        return InferredDependencies([])
+    return InferredDependencies(graph.dependencies(address))
 
 
 def rules():

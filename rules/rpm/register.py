@@ -5,9 +5,9 @@ util_rules/package_graph (who provides what), util_rules/build (rpmbuild), goals
 """
 from rules.core import host_tools, report
 from rules.rpm import dependency_inference
-from rules.rpm.goals import package, requires, tailor
+from rules.rpm.goals import compat, package, requires, tailor
 from rules.rpm.target_types import RpmPackageTarget
-from rules.rpm.util_rules import build, package_graph, spec_info, virtual_package
+from rules.rpm.util_rules import build, package_graph, spec_info
 from rules.sources import fetch
 from rules.toolchain import register as toolchain
 
@@ -24,11 +24,11 @@ def rules():
         *report.rules(),
         *spec_info.rules(),
         *package_graph.rules(),
-        *virtual_package.rules(),
         *build.rules(),
         *fetch.rules(),
         *dependency_inference.rules(),
         *package.rules(),
         *tailor.rules(),
         *requires.rules(),
+        *compat.rules(),
     ]

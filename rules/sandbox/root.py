@@ -64,6 +64,29 @@ class BuildRoot:
     # For a package of a toolchain stage: that stage. Its BuildRequires may then only be met by
     # the root and the packages before it in the stage.
     stage: Address | None
+    run_check: bool  # rpmbuild runs %check (the stage's `run_check`)
+
+
+@dataclass(frozen=True)
+class SpecRootRequest:
+    """Which root `address` (an rpm_package) is read in by rpmspec, and with which macros;
+    answered by rules/toolchain."""
+
+    address: Address
+
+
+@dataclass(frozen=True)
+class SpecRoot:
+    """Specs are read by the rpm of the root they are built in, with its macro files, so
+    `%{_libdir}`, `%configure` and a distribution's own macros mean there what they mean in the
+    build. A stage's own packages are read in its base root."""
+
+    archive: RootArchive
+    description: str
+    # Macros a toolchain stage defines for its packages (`--define`), before the target's own.
+    defines: tuple[tuple[str, str], ...]
+    # Capability names the root holds without any target (see StageRoot.capabilities).
+    capabilities: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -71,7 +94,8 @@ class InRootProcess:
     """Run `argv` inside `root`, with `input_digest` at BUILD_DIR, the working directory.
 
     `env` is all the command sees. With `pack`, the root as the command left it is written to
-    that file as a new root archive.
+    that file as a new root archive. With `read_only`, the command sees the root read-only and
+    no overlay is set up (for queries such as rpmspec, which change nothing).
     """
 
     root: RootArchive
@@ -83,6 +107,7 @@ class InRootProcess:
     output_files: tuple[str, ...] = ()
     output_directories: tuple[str, ...] = ()
     pack: str | None = None
+    read_only: bool = False
     level: LogLevel = LogLevel.INFO
 
 
@@ -126,6 +151,8 @@ async def in_root_process(request: InRootProcess, rpm: RpmSubsystem) -> Process:
         immutable.update(compressor.immutable_input_digests)
         caches.update(compressor.append_only_caches)
         pack_args = ("--pack", request.pack)
+    if request.read_only:
+        pack_args = ("--read-only",)
     return Process(
         argv=(
             tools["bash"],

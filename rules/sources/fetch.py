@@ -72,7 +72,10 @@ class FetchedSource:
 def fetch_candidates(
     filename: str, sha256: str, url: str | None, options: RpmSourcesSubsystem
 ) -> tuple[str, ...]:
-    candidates = [os.path.join(os.path.expanduser(options.cache_dir), filename)]
+    cache_dir = os.path.expanduser(options.cache_dir)
+    # By name, or by sha256 where another pinned file already has the name
+    # (build-support/source-cache).
+    candidates = [os.path.join(cache_dir, filename), os.path.join(cache_dir, "by-sha256", sha256)]
     candidates += [m.format(filename=filename, sha256=sha256) for m in options.mirrors]
     if url and options.use_spec_urls:
         candidates.append(url)

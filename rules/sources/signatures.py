@@ -18,7 +18,11 @@ def parse_signatures(path: str, content: bytes) -> dict[str, str]:
         data = json.loads(content)
     except ValueError as e:
         raise InvalidSignaturesError(f"{path} is not valid JSON ({e}). {fix}")
-    signatures = data.get("Signatures") if isinstance(data, dict) else None
+    # Azure Linux's toolkit reads these with Go's encoding/json, which matches keys without
+    # regard to case: some of its files say "signatures".
+    signatures = next(
+        (v for k, v in data.items() if k.lower() == "signatures"), None
+    ) if isinstance(data, dict) else None
     if not isinstance(signatures, dict):
         raise InvalidSignaturesError(f'{path} has no "Signatures" object. {fix}')
     for filename, sha256 in signatures.items():

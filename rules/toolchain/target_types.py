@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    BoolField,
+    DictStringToStringField,
     InvalidTargetException,
+    MultipleSourcesField,
     OptionalSingleSourceField,
     SpecialCasedDependencies,
     StringField,
@@ -97,6 +100,67 @@ class ToolchainPrebuiltField(OptionalSingleSourceField):
     )
 
 
+class ToolchainDefinesField(DictStringToStringField):
+    alias = "defines"
+    help = help_text(
+        """
+        RPM macros defined (`--define "name value"`) for every rpmspec and rpmbuild of the
+        packages this stage builds and of the packages built in its root, like the Azure Linux
+        toolkit's `--define "dist .azl3"`. A stage built on a `base` adds its own to the base's.
+        They win over `[rpm].defines`; an rpm_package's own `defines` win over them.
+        """
+    )
+
+
+class ToolchainRunCheckField(BoolField):
+    alias = "run_check"
+    default = True
+    help = help_text(
+        """
+        Whether rpmbuild runs the `%check` section of the packages this stage builds and of the
+        packages built in its root. The Azure Linux toolkit builds without it by default
+        (`RUN_CHECK=n`, rpmbuild `--nocheck`, `with_check` 0).
+        """
+    )
+
+
+class ToolchainRpmPlatformField(DictStringToStringField):
+    alias = "rpm_platform"
+    help = help_text(
+        """
+        For a bootstrap stage: macros of the root's rpm platform file, set as the target
+        distribution's rpm was configured, e.g. `{"_vendor": "azl", "_lib": "lib", "_libdir":
+        "%{_prefix}/lib"}` for an rpm built `--with-vendor=azl --libdir=/usr/lib`.
+
+        With `_vendor`, rpm also reads that vendor's directory, `/usr/lib/rpm/VENDOR/` (its
+        `macros` and `rpmrc`), where a distribution's macro package installs them: the seed's rpm
+        was built for another vendor, so its own vendor directory is made to point there.
+        """
+    )
+
+
+class ToolchainBinShField(StringField):
+    alias = "bin_sh"
+    help = help_text(
+        """
+        For a bootstrap stage: the shell `/bin/sh` is in the root, e.g. `"bash"` as in RPM
+        distributions, whose specs and scriptlets use bash syntax (`{a,b}` expansion) under
+        `/bin/sh`. Default: what the seed makes it (dash on Debian).
+        """
+    )
+
+
+class ToolchainMacroFilesField(MultipleSourcesField):
+    alias = "macro_files"
+    help = help_text(
+        """
+        RPM macro files copied into the root's macro directory (`/usr/lib/rpm/macros.d/`), for
+        a stage with a `base`. For tools the seed supplies without the macro files an RPM
+        distribution's package of the same tool carries (`macros.perl`, `macros.cmake`).
+        """
+    )
+
+
 class ToolchainOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
@@ -117,6 +181,11 @@ class ToolchainStageTarget(Target):
         ToolchainBaseField,
         ToolchainPackagesField,
         ToolchainPrebuiltField,
+        ToolchainDefinesField,
+        ToolchainRunCheckField,
+        ToolchainRpmPlatformField,
+        ToolchainBinShField,
+        ToolchainMacroFilesField,
         ToolchainOutputPathField,
     )
     help = help_text(
@@ -144,6 +213,20 @@ class ToolchainStageTarget(Target):
             raise InvalidTargetException(
                 f"The toolchain_stage {self.address} has a `seed` and `prebuilt`: prebuilt RPMs "
                 "replace builds of `packages`, so they belong on the stage with `base`."
+            )
+        seed_only = [
+            f.alias for f in (ToolchainRpmPlatformField, ToolchainBinShField) if self[f].value
+        ]
+        if has_base and seed_only:
+            raise InvalidTargetException(
+                f"The toolchain_stage {self.address} has a `base` and {', '.join(seed_only)}: "
+                "they configure a root as it is made from its seed; set them on the bootstrap "
+                "stage."
+            )
+        if has_seed and self[ToolchainMacroFilesField].value:
+            raise InvalidTargetException(
+                f"The toolchain_stage {self.address} has a `seed` and `macro_files`: they are "
+                "installed with the packages of a stage with a `base`."
             )
         if has_seed and self[ToolchainPackagesField].value:
             raise InvalidTargetException(

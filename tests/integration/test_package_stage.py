@@ -148,7 +148,7 @@ def test_package_graph_goals(tmp_path: Path) -> None:
     ]
     assert ws.pants("dependents", "specs/libhi").stdout.split() == ["specs/hello:hello"]
     requires = ws.pants("rpm-requires", "specs/hello").stdout
-    assert "BuildRequires: gcc -> toolchain root" in requires
+    assert "BuildRequires: gcc -> the root of toolchain:official" in requires
     assert "BuildRequires: libhi-devel >= 1.0 -> libhi-devel (specs/libhi:libhi)" in requires
     assert "Requires of hello: hello-data -> hello-data (specs/hello-data:hello-data)" in requires
 

@@ -6,7 +6,7 @@ from pants.engine.internals.scheduler import ExecutionError
 
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms
 from rules.rpm.util_rules.package_graph import AmbiguousProviderError, Provider, RpmPackageGraph
-from tests.rule_runner import keel_rule_runner, spec
+from tests.rule_runner import keel_rule_runner, package_graph, spec
 
 LIB = spec(
     "lib",
@@ -18,7 +18,7 @@ LIB = spec(
 def graph_for(files: dict[str, str]) -> RpmPackageGraph:
     rule_runner = keel_rule_runner()
     rule_runner.write_files(files)
-    return rule_runner.request(RpmPackageGraph, [])
+    return package_graph(rule_runner)
 
 
 def test_requirements_resolve_to_the_targets_that_provide_them() -> None:
@@ -90,7 +90,7 @@ def test_the_same_package_name_in_two_targets_is_an_error() -> None:
         }
     )
     with pytest.raises(ExecutionError) as e:
-        rule_runner.request(RpmPackageGraph, [])
+        package_graph(rule_runner)
     assert "Two rpm_package targets build the package x: a:a (a/x.spec) and b:b (b/x.spec)" in str(
         e.value
     )

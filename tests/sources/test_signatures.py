@@ -9,13 +9,17 @@ def test_parses_the_azure_linux_format() -> None:
     assert parse_signatures("x.signatures.json", b'{"Signatures": {"x.tar.gz": "%s"}}' % SHA.upper().encode()) == {
         "x.tar.gz": SHA
     }
+    # Azure Linux's toolkit matches the key without regard to case; some of its files say so.
+    assert parse_signatures("x.signatures.json", b'{"signatures": {"x.tar.gz": "%s"}}' % SHA.encode()) == {
+        "x.tar.gz": SHA
+    }
 
 
 @pytest.mark.parametrize(
     "content, complaint",
     [
         (b"{", "is not valid JSON"),
-        (b'{"signatures": {}}', 'has no "Signatures" object'),
+        (b'{"Signature": {}}', 'has no "Signatures" object'),
         (b'{"Signatures": {"x.tar.gz": "abc"}}', "the signature of 'x.tar.gz' is not a sha256"),
     ],
 )

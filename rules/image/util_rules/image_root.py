@@ -32,7 +32,7 @@ from rules.image.subsystems import ImageSubsystem
 from rules.image.util_rules.accounts import Accounts
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
-from rules.rpm.util_rules.package_graph import Provider, RpmPackageGraph
+from rules.rpm.util_rules.package_graph import Provider, RpmPackageGraph, RpmPackageGraphRequest
 from rules.sandbox.root import InRootProcess, RootArchive
 from rules.toolchain.util_rules.roots import StageRoot, StageRootRequest
 
@@ -150,7 +150,13 @@ def _is_address(entry: str) -> bool:
 
 @rule(desc="Resolve an image's packages", level=LogLevel.DEBUG)
 async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> ImagePackages:
-    graph = await Get(RpmPackageGraph)
+    # Images hold packages built in the default toolchain (`[rpm].toolchain`): names resolve
+    # among them.
+    toolchain = await Get(
+        Addresses,
+        UnparsedAddressInputs([rpm.toolchain], owning_address=None, description_of_origin="`[rpm].toolchain`"),
+    )
+    graph = await Get(RpmPackageGraph, RpmPackageGraphRequest(toolchain[0]))
     address_entries = [e for e in request.packages if _is_address(e)]
     resolved = await MultiGet(
         Get(
@@ -167,7 +173,8 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
             if address not in graph.infos:
                 raise ImagePackagesError(
                     f"The `packages` field of {request.address} lists {entry}, which is not an "
-                    "rpm_package target."
+                    f"rpm_package target built in {toolchain[0]} (`[rpm].toolchain`), where "
+                    "images take their packages from."
                 )
             roots.extend(Provider(address, p.name) for p in graph.infos[address].packages)
     for name in (e for e in request.packages if not _is_address(e)):

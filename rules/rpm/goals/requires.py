@@ -3,20 +3,23 @@ from __future__ import annotations
 
 from pants.engine.console import Console
 from pants.engine.goal import Goal, GoalSubsystem, Outputting
-from pants.engine.rules import Get, collect_rules, goal_rule
+from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule
 from pants.engine.target import Targets
 
 from rules.rpm.target_types import RpmPackageTarget
-from rules.rpm.util_rules.package_graph import RpmPackageGraph
+from rules.rpm.util_rules.package_graph import RpmPackageGraph, TargetPackageGraphRequest
+from rules.rpm.util_rules.spec_info import RpmDependency
+from rules.sandbox.root import SpecRoot, SpecRootRequest
 
-ENVIRONMENT = "toolchain root"
+NOTHING = "NOTHING provides it"
 
 
 class RpmRequiresSubsystem(Outputting, GoalSubsystem):
     name = "rpm-requires"
     help = (
         "List every BuildRequires and Requires of the given rpm_package targets with what "
-        "satisfies it: a package of another target, or the root of the toolchain it is built in (left to it)."
+        "satisfies it: a package of another target, the root of the toolchain it is built in "
+        f"(a capability its seed provides or a package installed in it), or `{NOTHING}`."
     )
 
 
@@ -25,25 +28,43 @@ class RpmRequires(Goal):
     environment_behavior = Goal.EnvironmentBehavior.LOCAL_ONLY
 
 
+def satisfied_by(graph: RpmPackageGraph, root: SpecRoot, address, requirement: RpmDependency) -> str:
+    provider = graph.resolve(requirement, address)
+    if provider is not None:
+        return str(provider)
+    if requirement.name in root.capabilities:
+        return root.description
+    return NOTHING
+
+
 @goal_rule
 async def rpm_requires(
     console: Console, subsystem: RpmRequiresSubsystem, targets: Targets
 ) -> RpmRequires:
-    graph = await Get(RpmPackageGraph)
+    packages = [t for t in targets if isinstance(t, RpmPackageTarget)]
+    graphs = await MultiGet(
+        Get(RpmPackageGraph, TargetPackageGraphRequest(t.address)) for t in packages
+    )
+    roots = await MultiGet(Get(SpecRoot, SpecRootRequest(t.address)) for t in packages)
+    unmet = 0
     with subsystem.output(console) as write_stdout:
-        for target in targets:
-            if not isinstance(target, RpmPackageTarget):
-                continue
-            info = graph.infos[target.address]
+        for target, graph, root in zip(packages, graphs, roots):
+            info = graph.info(target.address)
             write_stdout(f"{target.address} ({info.spec_path})\n")
             sections = [("BuildRequires", info.build_requires)] + [
                 (f"Requires of {pkg.name}", pkg.requires) for pkg in info.packages
             ]
             for title, requirements in sections:
                 for requirement in requirements:
-                    provider = graph.resolve(requirement, target.address)
-                    satisfied_by = str(provider) if provider else ENVIRONMENT
-                    write_stdout(f"  {title}: {requirement} -> {satisfied_by}\n")
+                    answer = satisfied_by(graph, root, target.address, requirement)
+                    unmet += answer == NOTHING and title == "BuildRequires"
+                    write_stdout(f"  {title}: {requirement} -> {answer}\n")
+    if unmet:
+        console.print_stderr(
+            f"{unmet} BuildRequires met by nothing: add specs that provide them, or add them to "
+            "the toolchain (its seed's `seed_packages`, or `provides` for a name the seed has "
+            "under another)."
+        )
     return RpmRequires(exit_code=0)
 
 

@@ -8,6 +8,8 @@
 #   SOURCES/        every Source and Patch, flat.
 # Output: top/RPMS/<arch>/*.rpm and top/SRPMS/*.src.rpm.
 set -euo pipefail
+# One log, in the order things happened (keel shows the lines around rpm's first error).
+exec 2>&1
 top="$PWD"
 spec="$1"
 shift

@@ -22,10 +22,12 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult, Process, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.option.global_options import GlobalOptions
 from pants.util.logging import LogLevel
 
 from rules.rpm.subsystems.rpm import RpmSubsystem
-from rules.rpm.util_rules.package_graph import RpmPackageGraph
+from rules.rpm.util_rules import build_log
+from rules.rpm.util_rules.package_graph import RpmPackageGraph, TargetPackageGraphRequest
 from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest, RpmSpecInput, macro_args
 from rules.sandbox.root import BuildRoot, BuildRootRequest, InRootProcess
@@ -33,11 +35,16 @@ from rules.sources.fetch import SpecSources, SpecSourcesRequest
 
 _BUILD_SCRIPT = (Path(__file__).parent.parent / "scripts" / "build_rpm.sh").read_bytes()
 _RPM_FLAGS = (Path(__file__).parent.parent / "scripts" / "rpm_flags.sh").read_bytes()
-_LOG_TAIL_LINES = 40
 
 
 class RpmBuildError(Exception):
-    pass
+    """rpmbuild failed for `address`; `log` is its whole output, kept at `log_path`."""
+
+    def __init__(self, message: str, *, address: Address, log: str = "", log_path: str | None = None):
+        super().__init__(message)
+        self.address = address
+        self.log = log
+        self.log_path = log_path
 
 
 class ToolchainOrderError(Exception):
@@ -80,23 +87,20 @@ def source_date_epoch(info: RpmSpecInfo, rpm: RpmSubsystem) -> int:
     return info.changelog_time if info.changelog_time is not None else rpm.default_source_date_epoch
 
 
-def log_tail(result: FallibleProcessResult) -> str:
-    lines = (result.stdout + result.stderr).decode(errors="replace").splitlines()
-    return "\n".join(lines[-_LOG_TAIL_LINES:])
-
-
 @rule(desc="Build an RPM", level=LogLevel.DEBUG)
-async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
-    graph = await Get(RpmPackageGraph)
-    info = graph.infos[request.address]
-    graph.check_no_build_cycle(request.address)
-    closure = graph.build_closure(request.address)
-    owner = f"{info.spec_path} (target {request.address})"
-
+async def build_rpm(
+    request: BuildRpmRequest, rpm: RpmSubsystem, global_options: GlobalOptions
+) -> BuiltRpms:
     spec_input, root = await MultiGet(
         Get(RpmSpecInput, RpmSpecInfoRequest(request.address)),
         Get(BuildRoot, BuildRootRequest(request.address)),
     )
+    graph = await Get(RpmPackageGraph, TargetPackageGraphRequest(request.address))
+    info = graph.info(request.address)
+    graph.check_no_build_cycle(request.address)
+    closure = graph.build_closure(request.address)
+    owner = f"{info.spec_path} (target {request.address})"
+
     if root.stage is not None:
         check_stage_order(request.address, info, root, closure.packages, graph)
     # What the root already holds is not installed again.
@@ -157,6 +161,7 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
                 "/bin/bash",
                 "build_rpm.sh",
                 f"SPECS/{spec_name}",
+                *(() if root.run_check else ("--nocheck",)),
                 *macro_args(REPRODUCIBLE_MACROS),
                 *macro_args(spec_input.defines),
             ),
@@ -168,17 +173,27 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
     )
     result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
-        tail = log_tail(result)
+        # build_rpm.sh sends everything to stdout, in order.
+        log = (result.stdout + result.stderr).decode(errors="replace")
+        log_path = build_log.write_log(
+            global_options.pants_workdir, request.address.path_safe_spec, log
+        )
         hint = ""
-        if "Failed build dependencies" in tail:
+        if "Failed build dependencies" in log:
             hint = (
                 "\nA BuildRequires is met by no rpm_package and not by "
                 f"{root.description}: add a spec that provides it, or add it to the toolchain "
-                "(its seed's `seed_packages`/`provides`, or a toolchain stage's `packages`)."
+                "(its seed's `seed_packages`/`provides`, or a toolchain stage's `packages`). "
+                f"`./pants rpm-requires {request.address}` shows what meets each one."
             )
         raise RpmBuildError(
-            f"rpmbuild failed for {owner} in {root.description} (exit {result.exit_code}). "
-            f"Last lines of its log:\n{tail}{hint}"
+            f"rpmbuild failed for {owner} in {root.description} (exit {result.exit_code}):\n"
+            f"{build_log.excerpt(log)}\n"
+            f"The whole log: {log_path} (or run with `--keep-sandboxes=on_failure` to keep the "
+            f"build's sandbox).{hint}",
+            address=request.address,
+            log=log,
+            log_path=log_path,
         )
     digest = await Get(Digest, RemovePrefix(result.output_digest, "top"))
     entries = await Get(DigestEntries, Digest, digest)
@@ -188,7 +203,8 @@ async def build_rpm(request: BuildRpmRequest, rpm: RpmSubsystem) -> BuiltRpms:
     if len(srpms) != 1 or not rpms:
         raise RpmBuildError(
             f"rpmbuild for {owner} succeeded but wrote {len(rpms)} binary RPMs and {len(srpms)} "
-            "SRPMs; a spec needs at least one package with a %files section."
+            "SRPMs; a spec needs at least one package with a %files section.",
+            address=request.address,
         )
     source_entries = await Get(DigestEntries, Digest, sources.digest)
     source_sums = tuple(

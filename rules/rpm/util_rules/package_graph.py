@@ -1,26 +1,41 @@
 """The package graph: which rpm_package provides what every spec requires.
 
-Built from the rpmspec queries of all rpm_package targets. A requirement is matched by name
-(capability name, ignoring its version; rpmbuild's own check still compares versions when it
-runs). What no target provides is left to the toolchain root the package is built in.
+One graph per toolchain stage: the rpmspec queries of the stage's packages and of the packages
+built in its root (its *universe*, see rules/toolchain/util_rules/stages.py). A requirement is
+matched by name (capability name, ignoring its version; rpmbuild's own check still compares
+versions when it runs). What no target provides is left to the root the package is built in.
+
+A spec rpmspec cannot read is kept apart (`unreadable`): building it, or reading its
+dependencies, gives its error, and the rest of the graph stays usable.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pants.engine.addresses import Address
+from pants.engine.addresses import Address, Addresses
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
-    AllTargets,
     DependenciesRequest,
     ExplicitlyProvidedDependencies,
+    UnexpandedTargets,
 )
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from rules.rpm.target_types import RpmDependenciesField, RpmPackageTarget
-from rules.rpm.util_rules.spec_info import RpmDependency, RpmSpecInfo, RpmSpecInfoRequest
+from rules.rpm.target_types import RpmDependenciesField
+from rules.rpm.util_rules.spec_info import (
+    InvalidSpecError,
+    RpmDependency,
+    RpmSpecInfo,
+    RpmSpecInfoRequest,
+)
+from rules.toolchain.util_rules.stages import (
+    StageMembers,
+    StageMembersRequest,
+    TargetStage,
+    TargetStageRequest,
+)
 
 
 class AmbiguousProviderError(Exception):
@@ -51,16 +66,39 @@ class BuildClosure:
 
 
 @dataclass(frozen=True)
+class RpmPackageGraphRequest:
+    stage: Address  # the toolchain stage whose universe the graph covers
+    # Only the packages of the stage and of the stages below it: what the stage's own builds
+    # may use (the packages built in its root need its root to be read).
+    stage_packages_only: bool = False
+
+
+@dataclass(frozen=True)
+class TargetPackageGraphRequest:
+    """The graph an rpm_package's requirements resolve in: its stage's (see the docstring of
+    rules/toolchain/util_rules/stages.py)."""
+
+    address: Address
+
+
+@dataclass(frozen=True)
 class RpmPackageGraph:
     infos: FrozenDict[Address, RpmSpecInfo]
     explicit: FrozenDict[Address, tuple[Address, ...]]
     providers: FrozenDict[str, tuple[Provider, ...]]
+    unreadable: FrozenDict[Address, str] = FrozenDict()  # target -> rpmspec's error
+
+    def info(self, address: Address) -> RpmSpecInfo:
+        if address in self.unreadable:
+            raise InvalidSpecError(self.unreadable[address])
+        return self.infos[address]
 
     @classmethod
     def create(
         cls,
         infos: dict[Address, RpmSpecInfo],
         explicit: dict[Address, tuple[Address, ...]],
+        unreadable: dict[Address, str] | None = None,
     ) -> RpmPackageGraph:
         providers: dict[str, set[Provider]] = defaultdict(set)
         builders: dict[str, Address] = {}
@@ -80,6 +118,7 @@ class RpmPackageGraph:
             FrozenDict(infos),
             FrozenDict(explicit),
             FrozenDict({k: tuple(sorted(v, key=str)) for k, v in sorted(providers.items())}),
+            FrozenDict(unreadable or {}),
         )
 
     def resolve(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
@@ -99,7 +138,7 @@ class RpmPackageGraph:
 
     def requirements(self, address: Address) -> tuple[RpmDependency, ...]:
         """Every BuildRequires and Requires of a target's spec, in spec order."""
-        info = self.infos[address]
+        info = self.info(address)
         seen: dict[RpmDependency, None] = dict.fromkeys(info.build_requires)
         for pkg in info.packages:
             seen.update(dict.fromkeys(pkg.requires))
@@ -118,7 +157,7 @@ class RpmPackageGraph:
     def build_closure(self, address: Address) -> BuildClosure:
         """Packages to install before building `address`: the providers of its BuildRequires and
         every package of its explicit dependencies, then everything those Require, transitively."""
-        info = self.infos[address]
+        info = self.info(address)
         wanted: list[Provider] = []
         from_environment: list[RpmDependency] = []
         for requirement in info.build_requires:
@@ -128,7 +167,7 @@ class RpmPackageGraph:
             else:
                 wanted.append(provider)
         for dep in self.explicit.get(address, ()):
-            wanted.extend(Provider(dep, pkg.name) for pkg in self.infos[dep].packages)
+            wanted.extend(Provider(dep, pkg.name) for pkg in self.info(dep).packages)
 
         closure: dict[Provider, None] = {}
         while wanted:
@@ -199,24 +238,55 @@ class RpmPackageGraph:
         visit(address)
 
 
+@dataclass(frozen=True)
+class ReadSpecRequest:
+    address: Address
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """A spec's rpmspec query, or why rpmspec could not read it."""
+
+    info: RpmSpecInfo | None
+    error: str | None
+
+
+@rule(desc="Read a spec, keeping its error", level=LogLevel.DEBUG)
+async def read_spec(request: ReadSpecRequest) -> ReadSpec:
+    try:
+        return ReadSpec(await Get(RpmSpecInfo, RpmSpecInfoRequest(request.address)), None)
+    except InvalidSpecError as e:
+        return ReadSpec(None, str(e))
+
+
 @rule(desc="Read the rpm package graph", level=LogLevel.DEBUG)
-async def rpm_package_graph(all_targets: AllTargets) -> RpmPackageGraph:
-    targets = [t for t in all_targets if isinstance(t, RpmPackageTarget)]
-    infos = await MultiGet(
-        Get(RpmSpecInfo, RpmSpecInfoRequest(t.address)) for t in targets
+async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
+    members = await Get(
+        StageMembers, StageMembersRequest(request.stage, request.stage_packages_only)
     )
+    targets = await Get(UnexpandedTargets, Addresses(members))
+    reads = await MultiGet(Get(ReadSpec, ReadSpecRequest(a)) for a in members)
     explicit = await MultiGet(
         Get(ExplicitlyProvidedDependencies, DependenciesRequest(t[RpmDependenciesField]))
         for t in targets
     )
-    rpm_addresses = {t.address for t in targets}
+    rpm_addresses = set(members)
     return RpmPackageGraph.create(
-        {t.address: info for t, info in zip(targets, infos)},
+        {a: r.info for a, r in zip(members, reads) if r.info is not None},
         {
             t.address: tuple(sorted(a for a in deps.includes if a in rpm_addresses))
             for t, deps in zip(targets, explicit)
         },
+        {a: r.error for a, r in zip(members, reads) if r.error is not None},
     )
+
+
+@rule(desc="Read the package graph of a package's toolchain", level=LogLevel.DEBUG)
+async def target_package_graph(request: TargetPackageGraphRequest) -> RpmPackageGraph:
+    stage = await Get(TargetStage, TargetStageRequest(request.address))
+    # A stage's own packages resolve among the stage's packages (and those below it); the
+    # others among everything built in their toolchain.
+    return await Get(RpmPackageGraph, RpmPackageGraphRequest(stage.stage, stage.listed))
 
 
 def rules():

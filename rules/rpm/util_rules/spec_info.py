@@ -1,7 +1,9 @@
 """What a SPEC file declares, read with rpm's own parser (rpmspec), as a cached action.
 
 Macros, conditionals and subpackages all count because rpmspec evaluates them; keel never parses
-spec syntax itself. One process runs three queries: the source package header (BuildRequires,
+spec syntax itself. rpmspec runs inside the root the spec is built in (see SpecRoot), so the
+root's rpm macros apply: a distribution's `%{_libdir}`, `%{dist}` or `%{py3_dist ...}` expand to
+what its build will see. One process runs three queries: the source package header (BuildRequires,
 Source/Patch file names, newest changelog time), every binary package header (name, EVR, arch,
 Provides, Requires), and the parsed spec (for the URLs of SourceN/PatchN lines, which headers do
 not keep).
@@ -24,9 +26,10 @@ from pants.engine.target import (
 )
 from pants.util.logging import LogLevel
 
-from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.target_types import RpmDefinesField, RpmSourcesField, RpmSpecField
+from rules.sandbox.bwrap import BUILD_DIR
+from rules.sandbox.root import InRootProcess, RootArchive, SpecRoot, SpecRootRequest
 from rules.sources.fetch import SourceFile
 
 
@@ -101,7 +104,10 @@ class RpmSpecInput:
     source_dir: str
     snapshot_digest: Digest  # Digest of the spec and every local source, at their repo paths
     local_files: tuple[str, ...]
+    # `[rpm].defines`, then the toolchain stage's, then the target's own.
     defines: tuple[tuple[str, str], ...]
+    root: RootArchive  # where rpmspec reads it
+    root_description: str
 
 
 _SRPM_QF = (
@@ -244,7 +250,8 @@ async def rpm_spec_input(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmS
             f"(found: {found}) in {request.address.spec_path or '.'}/: {fix}."
         )
     spec_path = specs[0]
-    defines = {**rpm.defines, **(target[RpmDefinesField].value or {})}
+    root = await Get(SpecRoot, SpecRootRequest(request.address))
+    defines = {**rpm.defines, **dict(root.defines), **(target[RpmDefinesField].value or {})}
     return RpmSpecInput(
         address=request.address,
         spec_path=spec_path,
@@ -252,20 +259,20 @@ async def rpm_spec_input(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmS
         snapshot_digest=sources.snapshot.digest,
         local_files=tuple(f for f in files if f != spec_path),
         defines=tuple(sorted(defines.items())),
+        root=root.archive,
+        root_description=root.description,
     )
 
 
 @rule(desc="Read a spec with rpmspec", level=LogLevel.DEBUG)
 async def rpm_spec_info(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmSpecInfo:
     spec_input = await Get(RpmSpecInput, RpmSpecInfoRequest, request)
-    tools = await Get(
-        HostTools, HostToolsRequest(("rpmspec",), tuple(rpm.search_path))
-    )
-    result = await Get(
-        FallibleProcessResult,
-        Process(
+    process = await Get(
+        Process,
+        InRootProcess(
+            root=spec_input.root,
             argv=(
-                tools["sh"],
+                "/bin/sh",
                 "-c",
                 _QUERY_SCRIPT,
                 "sh",
@@ -273,26 +280,23 @@ async def rpm_spec_info(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmSp
                 _SRPM_QF,
                 _BINARY_QF,
                 "--define",
-                f"_sourcedir {{chroot}}/{spec_input.source_dir}",
+                f"_sourcedir {BUILD_DIR}/{spec_input.source_dir}",
                 *macro_args(spec_input.defines),
             ),
             input_digest=spec_input.snapshot_digest,
-            env={
-                "PATH": ":".join(rpm.search_path),
-                "HOME": "{chroot}",
-                "LC_ALL": "C.UTF-8",
-                "TZ": "UTC",
-                "KEEL_HOST_TOOLS": tools.identity,
-            },
             description=f"rpmspec {spec_input.spec_path}",
+            source_date_epoch=rpm.default_source_date_epoch,
+            read_only=True,
             level=LogLevel.DEBUG,
         ),
     )
+    result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
         stderr = result.stderr.decode(errors="replace").strip()
         raise InvalidSpecError(
-            f"{spec_input.spec_path} (target {request.address}): rpmspec cannot parse it:\n"
-            f"{stderr}\nFix the spec; `rpmspec -P {spec_input.spec_path}` shows the same error."
+            f"{spec_input.spec_path} (target {request.address}): rpmspec cannot parse it in "
+            f"{spec_input.root_description}:\n{stderr}\nFix the spec; `rpmspec -P "
+            f"{spec_input.spec_path}` in that root shows the same error."
         )
     return parse_query_output(spec_input, result.stdout.decode())
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run a command inside a build root: a root filesystem archive made by a toolchain stage.
 #
-# usage: enter_root.sh ARCHIVE ROOT_ID [--pack OUT] -- COMMAND...
+# usage: enter_root.sh ARCHIVE ROOT_ID [--pack OUT | --read-only] -- COMMAND...
 #
 # Run by keel's rules (rules/sandbox/root.py) in the Pants sandbox, with:
 #   .keel/roots          a Pants named cache; each root is unpacked there once, into ROOT_ID/
@@ -13,6 +13,8 @@
 # is thrown away afterwards. Inside, bubblewrap gives a private /dev, /proc, /tmp, IPC, UTS and
 # PID namespaces, a network with only `lo`, and the Pants sandbox at /tmp/build, the working
 # directory. Nothing of the host's filesystem is visible.
+#
+# --read-only: no overlay; the command sees the unpacked root read-only (queries such as rpmspec).
 #
 # --pack OUT: after COMMAND succeeds, write the changed root as a deterministic tar (sorted names,
 # numeric owners, mtimes clamped to SOURCE_DATE_EPOCH), compressed by KEEL_COMPRESS, to OUT.
@@ -26,27 +28,33 @@ if [ "${1:-}" = --inside ]; then
   shift
   lower="$1" sandbox="$2" pack="$3"
   shift 4  # also drops "--"
-  work=$(mktemp -d "${TMPDIR:-/tmp}/keel-root.XXXXXX")
-  mount -t tmpfs keel-root "$work"
-  mkdir "$work/upper" "$work/work" "$work/merged"
-  mount -t overlay keel-root -o "lowerdir=$lower,upperdir=$work/upper,workdir=$work/work" "$work/merged"
   env_args=()
   for name in ${KEEL_ROOT_ENV:-}; do
     value="${!name-}"
     [ "$name" = PATH ] && value="$KEEL_ROOT_PATH"  # PATH out here is the host's
     env_args+=(--setenv "$name" "$value")
   done
+  if [ "$pack" = --read-only ]; then
+    root_bind=(--ro-bind "$lower" /)
+    pack=""
+  else
+    work=$(mktemp -d "${TMPDIR:-/tmp}/keel-root.XXXXXX")
+    # The tmpfs mount point is an empty directory on the host: remove it when done.
+    trap 'umount -l "$work" 2>/dev/null; rmdir "$work" 2>/dev/null || true' EXIT
+    mount -t tmpfs keel-root "$work"
+    mkdir "$work/upper" "$work/work" "$work/merged"
+    mount -t overlay keel-root -o "lowerdir=$lower,upperdir=$work/upper,workdir=$work/work" "$work/merged"
+    root_bind=(--bind "$work/merged" /)
+  fi
   bwrap_argv=(
     bwrap --die-with-parent
-    --bind "$work/merged" /
+    "${root_bind[@]}"
     --dev /dev --proc /proc --tmpfs /tmp --tmpfs /var/tmp
     --bind "$sandbox" /tmp/build --chdir /tmp/build
     --unshare-net --unshare-ipc --unshare-uts --unshare-pid --hostname keel
     --clearenv "${env_args[@]}"
     "$@"
   )
-  # The tmpfs mount point is an empty directory on the host: remove it when done.
-  trap 'umount -l "$work" 2>/dev/null; rmdir "$work" 2>/dev/null || true' EXIT
   "${bwrap_argv[@]}" || exit $?
   [ -n "$pack" ] || exit 0
   # rpm recreates rpmdb.sqlite-shm (a shared-memory index) whenever it opens the database;
@@ -64,7 +72,8 @@ archive="$1" root_id="$2"
 shift 2
 pack=""
 if [ "$1" = --pack ]; then pack="$2"; shift 2; fi
-[ "$1" = -- ] || { echo "usage: enter_root.sh ARCHIVE ROOT_ID [--pack OUT] -- COMMAND..." >&2; exit 2; }
+if [ "$1" = --read-only ]; then pack="--read-only"; shift; fi
+[ "$1" = -- ] || { echo "usage: enter_root.sh ARCHIVE ROOT_ID [--pack OUT | --read-only] -- COMMAND..." >&2; exit 2; }
 
 roots="$(readlink -f .keel/roots)"
 root="$roots/$root_id"

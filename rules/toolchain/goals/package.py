@@ -1,4 +1,5 @@
-"""`./pants package` on a toolchain_stage: its root archive and manifest into dist/."""
+"""`./pants package` on a toolchain_stage: its root archive, manifest and capabilities into
+dist/."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ from rules.toolchain.target_types import ToolchainOutputPathField, ToolchainSeed
 from rules.toolchain.util_rules.roots import StageRoot, StageRootRequest
 
 MANIFEST_NAME = "manifest.json"
+CAPABILITIES_NAME = "capabilities.txt"
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,16 @@ class ToolchainStageFieldSet(PackageFieldSet):
 async def package_toolchain_stage(field_set: ToolchainStageFieldSet) -> BuiltPackage:
     root = await Get(StageRoot, StageRootRequest(field_set.address))
     directory = field_set.output_path.value or os.path.join("toolchain", field_set.address.target_name)
-    manifest = await Get(Digest, CreateDigest([FileContent(MANIFEST_NAME, root.manifest.encode())]))
+    listing = "".join(f"{c}\n" for c in sorted(root.capabilities))
+    manifest = await Get(
+        Digest,
+        CreateDigest(
+            [
+                FileContent(MANIFEST_NAME, root.manifest.encode()),
+                FileContent(CAPABILITIES_NAME, listing.encode()),
+            ]
+        ),
+    )
     merged = await Get(Digest, MergeDigests([root.archive.digest, manifest]))
     digest = await Get(Digest, AddPrefix(merged, directory))
     return BuiltPackage(
@@ -40,6 +51,12 @@ async def package_toolchain_stage(field_set: ToolchainStageFieldSet) -> BuiltPac
                 extra_log_lines=(f"sha256 {root.archive.sha256}, {root.archive.size} bytes",),
             ),
             BuiltPackageArtifact(os.path.join(directory, MANIFEST_NAME)),
+            BuiltPackageArtifact(
+                os.path.join(directory, CAPABILITIES_NAME),
+                extra_log_lines=(
+                    f"{len(root.capabilities)} RPM capabilities the root provides without any target",
+                ),
+            ),
         ),
     )
 

@@ -1,15 +1,13 @@
 #!/bin/bash
 # Make the bootstrap root from the seed packages with mmdebstrap, the field's tool for a
 # reproducible Debian root from a given package set: it runs every maintainer script, and with
-# SOURCE_DATE_EPOCH set its tar output is bit-identical across runs.
+# SOURCE_DATE_EPOCH set its tar output is bit-identical across runs. configure_root.sh then sets
+# up the root's rpm and records what the seed provides in its rpm database.
 #
 # usage: make_bootstrap.sh SUITE PACKAGE...
 #   debs/*.deb           the seed (checked against the lock by the caller)
-#   provides/**/*.rpm      a virtual package with the seed's Provides, installed with rpm so the
-#                        root's rpm database answers BuildRequires
-#   files/               macros.keel (rpm's database in /var/lib/rpm) and keel-lib64.conf
-#                        (ld.so searches %{_libdir}, /usr/lib64, like an RPM distribution)
-# Output: root.tar.zst, compressed by KEEL_COMPRESS.
+#   configure_root.sh    the last customize step (see there for its inputs under files/)
+# Output: root.tar.zst, compressed by KEEL_COMPRESS, and capabilities.txt.
 set -euo pipefail
 suite="$1"
 shift
@@ -19,18 +17,10 @@ top="$PWD"
 mode=root
 [ "$(id -u)" = 0 ] || mode=unshare
 names=$(IFS=,; echo "$*")
-provides_path=$(find provides -name "*.rpm")
-provides=$(basename "$provides_path")
 
-# The package index points at this sandbox; sources.list is removed so that path does not reach
-# the root.
+# The package index points at this sandbox; configure_root.sh removes sources.list so that
+# path does not reach the root.
 mmdebstrap --quiet --mode="$mode" --variant=custom --include="$names" \
-  --customize-hook="mkdir -p \"\$1/etc/rpm\" \"\$1/etc/ld.so.conf.d\" \"\$1/tmp/keel\"" \
-  --customize-hook="copy-in $top/files/macros.keel /etc/rpm" \
-  --customize-hook="copy-in $top/files/keel-lib64.conf /etc/ld.so.conf.d" \
-  --customize-hook="copy-in $top/$provides_path /tmp/keel" \
-  --customize-hook="chroot \"\$1\" rpm -i --force-debian /tmp/keel/$provides" \
-  --customize-hook="chroot \"\$1\" ldconfig" \
-  --customize-hook="rm -rf \"\$1/tmp/keel\" \"\$1/etc/apt/sources.list\" \"\$1/var/lib/rpm/rpmdb.sqlite-shm\" \"\$1/var/lib/rpm/.rpm.lock\" \"\$1/var/cache/ldconfig/aux-cache\"" \
+  --customize-hook="cd \"$top\" && bash configure_root.sh \"\$1\"" \
   "$suite" - "deb [trusted=yes] copy://$top/debs ./" \
   | $KEEL_COMPRESS > root.tar.zst

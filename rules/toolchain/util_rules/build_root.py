@@ -1,20 +1,20 @@
-"""Which root each rpm_package is built in.
+"""Which root each rpm_package is read and built in.
 
 - A package listed in a toolchain stage's `packages`: the stage's base root, plus the RPMs of the
   packages before it in the list (the Azure Linux toolkit's serial toolchain build).
 - Any other package: the root of its `toolchain` (default `[rpm].toolchain`), the worker root.
+
+Specs are read (rpmspec) in the same root, without the earlier packages of a stage: reading a
+stage's specs must not wait for its builds.
 """
 from __future__ import annotations
 
-from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
+from pants.engine.addresses import Address
 from pants.engine.fs import EMPTY_DIGEST, Digest, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
-from rules.rpm.subsystems.rpm import RpmSubsystem
-from rules.rpm.target_types import RpmToolchainField
-from rules.sandbox.root import BuildRoot, BuildRootRequest
+from rules.sandbox.root import BuildRoot, BuildRootRequest, SpecRoot, SpecRootRequest
 from rules.toolchain.util_rules.roots import (
     StagePackage,
     StagePackageRequest,
@@ -23,66 +23,69 @@ from rules.toolchain.util_rules.roots import (
 )
 from rules.toolchain.util_rules.stages import (
     AllToolchainStages,
-    ToolchainStage,
-    ToolchainStageError,
-    ToolchainStageRequest,
+    TargetStage,
+    TargetStageRequest,
+    stage_defines,
 )
 
 
-async def _stage_packages(address: Address) -> frozenset[Address]:
+def _stage_packages(stages: AllToolchainStages, address: Address) -> frozenset[Address]:
     """Every package built by `address` and the stages below it: all are in its root."""
-    packages: set[Address] = set()
-    current: Address | None = address
-    while current is not None:
-        stage = await Get(ToolchainStage, ToolchainStageRequest(current, "a toolchain root"))
-        packages.update(stage.packages)
-        current = stage.base
-    return frozenset(packages)
+    return frozenset(a for stage in stages.chain(address) for a in stage.packages)
+
+
+def _root_stage(stages: AllToolchainStages, target_stage: TargetStage) -> Address:
+    """The stage whose root the package is read and built in."""
+    if not target_stage.listed:
+        return target_stage.stage
+    base = stages.get(target_stage.stage).base
+    assert base is not None  # a stage with a seed has no packages (target validation)
+    return base
+
+
+@rule(desc="Choose the root a spec is read in", level=LogLevel.DEBUG)
+async def spec_root(request: SpecRootRequest) -> SpecRoot:
+    stages, target_stage = await MultiGet(
+        Get(AllToolchainStages), Get(TargetStage, TargetStageRequest(request.address))
+    )
+    root_stage = _root_stage(stages, target_stage)
+    root = await Get(StageRoot, StageRootRequest(root_stage))
+    return SpecRoot(
+        archive=root.archive,
+        description=f"the root of {root_stage}",
+        defines=tuple(sorted(stage_defines(stages, target_stage.stage).items())),
+        capabilities=root.capabilities,
+    )
 
 
 @rule(desc="Choose the build root of a package", level=LogLevel.DEBUG)
-async def build_root(request: BuildRootRequest, rpm: RpmSubsystem) -> BuildRoot:
-    stages = await Get(AllToolchainStages)
-    owner = stages.stage_listing(request.address)
-    if owner is not None:
-        assert owner.base is not None  # a stage with a seed has no packages (target validation)
-        earlier = owner.packages[: owner.index_of(request.address)]
-        base = await Get(StageRoot, StageRootRequest(owner.base))
-        before = await MultiGet(
-            Get(StagePackage, StagePackageRequest(owner.address, a)) for a in earlier
-        )
+async def build_root(request: BuildRootRequest) -> BuildRoot:
+    stages, target_stage = await MultiGet(
+        Get(AllToolchainStages), Get(TargetStage, TargetStageRequest(request.address))
+    )
+    root_stage = _root_stage(stages, target_stage)
+    root = await Get(StageRoot, StageRootRequest(root_stage))
+    if not target_stage.listed:
         return BuildRoot(
-            archive=base.archive,
-            description=f"the root of {owner.base} with the {len(earlier)} packages before it in {owner.address}",
-            preinstalled=await Get(Digest, MergeDigests(b.digest for b in before)),
-            in_root=frozenset(earlier) | await _stage_packages(owner.base),
-            stage=owner.address,
+            archive=root.archive,
+            description=f"the root of {root_stage}",
+            preinstalled=EMPTY_DIGEST,
+            in_root=_stage_packages(stages, root_stage),
+            stage=None,
+            run_check=stages.get(target_stage.stage).run_check,
         )
-
-    wrapped = await Get(
-        WrappedTarget, WrappedTargetRequest(request.address, description_of_origin="keel build root")
+    owner = stages.get(target_stage.stage)
+    earlier = owner.packages[: owner.index_of(request.address)]
+    before = await MultiGet(
+        Get(StagePackage, StagePackageRequest(owner.address, a)) for a in earlier
     )
-    toolchain = wrapped.target[RpmToolchainField].value or rpm.toolchain
-    if not toolchain:
-        raise ToolchainStageError(
-            f"{request.address} has no toolchain to build in: set its `toolchain` field or "
-            "`[rpm].toolchain` in pants.toml to a toolchain_stage, e.g. `//toolchain:official`."
-        )
-    addresses = await Get(
-        Addresses,
-        UnparsedAddressInputs(
-            [toolchain],
-            owning_address=request.address,
-            description_of_origin=f"the toolchain of {request.address}",
-        ),
-    )
-    root = await Get(StageRoot, StageRootRequest(addresses[0]))
     return BuildRoot(
         archive=root.archive,
-        description=f"the root of {addresses[0]}",
-        preinstalled=EMPTY_DIGEST,
-        in_root=await _stage_packages(addresses[0]),
-        stage=None,
+        description=f"the root of {root_stage} with the {len(earlier)} packages before it in {owner.address}",
+        preinstalled=await Get(Digest, MergeDigests(b.digest for b in before)),
+        in_root=frozenset(earlier) | _stage_packages(stages, root_stage),
+        stage=owner.address,
+        run_check=owner.run_check,
     )
 
 

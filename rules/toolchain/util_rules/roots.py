@@ -1,11 +1,13 @@
-"""The root of each toolchain stage, as an archive, and its manifest.
+"""The root of each toolchain stage, as an archive, its manifest, and what it provides.
 
-bootstrap (a `seed`): the locked packages, fetched by sha256, made into a root by mmdebstrap,
-with a virtual package in its rpm database that provides what the seed supplies.
+bootstrap (a `seed`): the locked packages, fetched by sha256, made into a root by mmdebstrap;
+its rpm configured as the stage asks (`rpm_platform`, `bin_sh`), and a virtual package in its rpm
+database that provides what the seed supplies, found in the root (scripts/root_provides.sh) and
+named by hand (`provides`).
 
 a stage with a `base`: its `packages` built one by one (each in the base root plus the RPMs of
-those before it, see build_root.py) or taken from its `prebuilt` RPMs, then all installed with rpm into the base root, packed as a
-new archive: the worker root.
+those before it, see build_root.py) or taken from its `prebuilt` RPMs, then all installed with
+rpm, and its `macro_files` copied, into the base root, packed as a new archive: the worker root.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
+    DigestContents,
     DigestEntries,
     DigestSubset,
     FileContent,
@@ -29,28 +32,32 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult, Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import HydratedSources, HydrateSourcesRequest, WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.zstd import ZstdCompressor
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, RpmBuildError, source_date_epoch
-from rules.rpm.util_rules.package_graph import RpmPackageGraph
-from rules.rpm.util_rules.virtual_package import VirtualPackage, VirtualPackageRequest
+from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
+from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest
 from rules.sources.fetch import SourceFile, SpecSources, SpecSourcesRequest
 from rules.sandbox.root import ARCHIVE_NAME, InRootProcess, RootArchive
+from rules.toolchain.target_types import ToolchainMacroFilesField
 from rules.toolchain.util_rules.seed import PrebuiltPins, PrebuiltPinsRequest, Seed, SeedRequest
 from rules.toolchain.util_rules.stages import ToolchainStage, ToolchainStageRequest
 
 _SCRIPTS = Path(__file__).parent.parent / "scripts"
 _MAKE_BOOTSTRAP = (_SCRIPTS / "make_bootstrap.sh").read_bytes()
+_CONFIGURE_ROOT = (_SCRIPTS / "configure_root.sh").read_bytes()
+_ROOT_PROVIDES = (_SCRIPTS / "root_provides.sh").read_bytes()
 _INSTALL_PACKAGES = (_SCRIPTS / "install_packages.sh").read_bytes()
 _RPM_FLAGS = (Path(__file__).parent.parent.parent / "rpm" / "scripts" / "rpm_flags.sh").read_bytes()
 BOOTSTRAP_TOOLS = (
     "bash", "mmdebstrap", "apt-ftparchive", "apt-get", "dpkg", "dpkg-deb", "tar", "perl",
     "chroot", "mount", "umount", "ls",
 )
-SEED_PROVIDES_PACKAGE = "keel-seed-provides"
+CAPABILITIES_NAME = "capabilities.txt"
 # rpm keeps its database per user on Debian (~/.rpmdb); a root needs one in a fixed place.
 _RPM_MACROS = b"%_dbpath /var/lib/rpm\n"
 # RPM specs install libraries into %{_libdir} (/usr/lib64); a Debian seed's ld.so does not
@@ -80,10 +87,10 @@ class StagePackage:
 
 @rule(desc="Build or fetch a toolchain package", level=LogLevel.DEBUG)
 async def stage_package(request: StagePackageRequest, rpm: RpmSubsystem) -> StagePackage:
-    graph, pins = await MultiGet(
-        Get(RpmPackageGraph), Get(PrebuiltPins, PrebuiltPinsRequest(request.stage))
+    info, pins = await MultiGet(
+        Get(RpmSpecInfo, RpmSpecInfoRequest(request.package)),
+        Get(PrebuiltPins, PrebuiltPinsRequest(request.stage)),
     )
-    info = graph.infos[request.package]
     filenames = [p.filename for p in info.packages]  # arch/N-V-R.arch.rpm
     epoch = source_date_epoch(info, rpm)
     if pins.path and all(os.path.basename(f) in pins.pins for f in filenames):
@@ -124,6 +131,9 @@ class StageRoot:
     archive: RootArchive
     manifest: str  # JSON: the root archive and every package in it
     packages: tuple[StagePackage, ...]  # built or prebuilt, in order
+    # RPM capabilities the root holds without any target: what its seed provides (found in the
+    # root and named by hand), and the packages and Provides of every RPM installed in it.
+    capabilities: frozenset[str]
 
 
 async def archive_of(digest: Digest) -> RootArchive:
@@ -145,36 +155,35 @@ def manifest_json(address: Address, archive: RootArchive, packages: list[dict]) 
     ) + "\n"
 
 
+def _spec_globals(macros: tuple[tuple[str, str], ...]) -> bytes:
+    return "".join(f"%global {name} {value}\n" for name, value in macros).encode()
+
+
 async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
     seed = await Get(Seed, SeedRequest(stage.address))
-    provides = tuple(sorted({p.name for p in seed.lock.packages} | set(stage.provides)))
-    tools, compressor, virtual = await MultiGet(
+    tools, compressor = await MultiGet(
         Get(HostTools, HostToolsRequest(BOOTSTRAP_TOOLS, tuple(rpm.search_path))),
         Get(ZstdCompressor),
-        Get(
-            VirtualPackage,
-            VirtualPackageRequest(
-                SEED_PROVIDES_PACKAGE, provides, f"What the seed of {stage.address} provides"
-            ),
+    )
+    files = await Get(
+        Digest,
+        CreateDigest(
+            [
+                FileContent("make_bootstrap.sh", _MAKE_BOOTSTRAP, is_executable=True),
+                FileContent("configure_root.sh", _CONFIGURE_ROOT),
+                FileContent("root_provides.sh", _ROOT_PROVIDES),
+                FileContent("files/macros.keel", _RPM_MACROS),
+                FileContent("files/keel-lib64.conf", _LD_SO_CONF),
+                FileContent(
+                    "files/rpm_platform.tsv",
+                    "".join(f"{k}\t{v}\n" for k, v in sorted(stage.rpm_platform.items())).encode(),
+                ),
+                FileContent("files/provides.txt", "".join(f"{p}\n" for p in stage.provides).encode()),
+                FileContent("files/reproducible.spec", _spec_globals(REPRODUCIBLE_MACROS)),
+            ]
         ),
     )
-    virtual_rpm = await Get(Digest, DigestSubset(virtual.digest, PathGlobs([virtual.path])))
-    inputs = await MultiGet(
-        Get(
-            Digest,
-            CreateDigest(
-                [
-                    FileContent("make_bootstrap.sh", _MAKE_BOOTSTRAP, is_executable=True),
-                    FileContent("files/macros.keel", _RPM_MACROS),
-                    FileContent("files/keel-lib64.conf", _LD_SO_CONF),
-                ]
-            ),
-        ),
-        Get(Digest, AddPrefix(virtual_rpm, "provides")),
-    )
-    input_digest = await Get(
-        Digest, MergeDigests([*inputs, seed.digest, compressor.input_digest])
-    )
+    input_digest = await Get(Digest, MergeDigests([files, seed.digest, compressor.input_digest]))
     names = sorted({p.name for p in seed.lock.packages})
     result = await Get(
         FallibleProcessResult,
@@ -187,11 +196,12 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
                 **compressor.env,
                 "PATH": ":".join(rpm.search_path),
                 "KEEL_COMPRESS": shlex.join(compressor.command),
+                "KEEL_BIN_SH": stage.bin_sh or "",
                 "KEEL_HOST_TOOLS": tools.identity,
                 "SOURCE_DATE_EPOCH": str(rpm.default_source_date_epoch),
                 "LC_ALL": "C.UTF-8",
             },
-            output_files=(ARCHIVE_NAME,),
+            output_files=(ARCHIVE_NAME, CAPABILITIES_NAME),
             description=f"Make the bootstrap root of {stage.address} ({len(names)} seed packages)",
             level=LogLevel.INFO,
             timeout_seconds=None,
@@ -203,19 +213,41 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
             f"Making the bootstrap root of {stage.address} failed (exit {result.exit_code}):\n"
             + "\n".join(lines[-30:])
         )
-    archive = await archive_of(result.output_digest)
+    archive_digest, capabilities = await MultiGet(
+        Get(Digest, DigestSubset(result.output_digest, PathGlobs([ARCHIVE_NAME]))),
+        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs([CAPABILITIES_NAME]))),
+    )
+    archive = await archive_of(archive_digest)
     packages = [
         {"kind": "deb", "name": p.name, "version": p.version, "arch": p.architecture, "sha256": p.sha256}
         for p in seed.lock.packages
     ]
-    return StageRoot(stage.address, archive, manifest_json(stage.address, archive, packages), ())
+    return StageRoot(
+        stage.address,
+        archive,
+        manifest_json(stage.address, archive, packages),
+        (),
+        frozenset(capability_names(capabilities[0].content.decode())),
+    )
+
+
+def capability_names(listing: str) -> list[str]:
+    """`perl(Carp) = 1.52` -> `perl(Carp)`: requirements are matched by name."""
+    return [line.split(" ", 1)[0] for line in listing.splitlines() if line.strip()]
 
 
 async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
-    base = await Get(StageRoot, StageRootRequest(stage.base))
+    base, wrapped = await MultiGet(
+        Get(StageRoot, StageRootRequest(stage.base)),
+        Get(WrappedTarget, WrappedTargetRequest(stage.address, description_of_origin="keel toolchain")),
+    )
     # Each build's root holds the RPMs of the packages before it, so Pants runs them in order.
     built = await MultiGet(
         Get(StagePackage, StagePackageRequest(stage.address, a)) for a in stage.packages
+    )
+    infos = await MultiGet(Get(RpmSpecInfo, RpmSpecInfoRequest(a)) for a in stage.packages)
+    macro_files = await Get(
+        HydratedSources, HydrateSourcesRequest(wrapped.target[ToolchainMacroFilesField])
     )
     rpm_digests = [b.digest for b in built]
     scripts = await Get(
@@ -227,14 +259,25 @@ async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoo
             ]
         ),
     )
-    rpms = await Get(Digest, AddPrefix(await Get(Digest, MergeDigests(rpm_digests)), "rpms"))
+    macro_entries = await Get(DigestEntries, Digest, macro_files.snapshot.digest)
+    inputs = await MultiGet(
+        Get(Digest, AddPrefix(await Get(Digest, MergeDigests(rpm_digests)), "rpms")),
+        Get(
+            Digest,
+            CreateDigest(
+                FileEntry(f"macros/{os.path.basename(e.path)}", e.file_digest)
+                for e in macro_entries
+                if isinstance(e, FileEntry)
+            ),
+        ),
+    )
     epoch = max([b.source_date_epoch for b in built] or [rpm.default_source_date_epoch])
     process = await Get(
         Process,
         InRootProcess(
             root=base.archive,
             argv=("/bin/bash", "install_packages.sh"),
-            input_digest=await Get(Digest, MergeDigests([scripts, rpms])),
+            input_digest=await Get(Digest, MergeDigests([scripts, *inputs])),
             description=f"Install {len(built)} packages into the root of {stage.address}",
             source_date_epoch=epoch,
             pack=ARCHIVE_NAME,
@@ -256,7 +299,19 @@ async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoo
                         "prebuilt": b.prebuilt,
                     }
                 )
-    return StageRoot(stage.address, archive, manifest_json(stage.address, archive, packages), tuple(built))
+    installed = {
+        name
+        for info in infos
+        for pkg in info.packages
+        for name in (pkg.name, *(p.name for p in pkg.provides))
+    }
+    return StageRoot(
+        stage.address,
+        archive,
+        manifest_json(stage.address, archive, packages),
+        tuple(built),
+        base.capabilities | installed,
+    )
 
 
 @rule(desc="Build a toolchain stage root", level=LogLevel.DEBUG)

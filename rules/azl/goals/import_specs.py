@@ -1,0 +1,315 @@
+"""`./pants azl-import`: bring spec directories of an Azure Linux checkout into the workspace.
+
+The user brings the checkout; nothing of it is part of keel. Each spec directory (`SPECS/NAME`
+or `SPECS-EXTENDED/NAME`) is copied unchanged under `azl/` with a BUILD file, and `azl/BUILD`
+describes Azure Linux's build root for them (see `azl_build_file`): a toolchain stage on
+`//toolchain/azl:bootstrap` that builds Azure Linux's macro packages from their imported spec
+directory, with the toolkit's `--define`s, and `__defaults__` that build every imported spec in
+it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from pants.engine.console import Console
+from pants.engine.fs import CreateDigest, Digest, FileContent, Workspace
+from pants.engine.goal import Goal, GoalSubsystem
+from pants.engine.rules import Get, collect_rules, goal_rule
+from pants.option.option_types import ArgsListOption, BoolOption, DictOption, StrListOption, StrOption
+from pants.util.strutil import help_text
+
+SPEC_TREES = ("SPECS", "SPECS-EXTENDED")
+STAGE_NAME = "buildroot"
+MACROS_DIR = "rpm-macros"
+
+
+class AzlImportError(Exception):
+    pass
+
+
+class AzlImportSubsystem(GoalSubsystem):
+    name = "azl-import"
+    help = help_text(
+        """
+        Copy spec directories of an Azure Linux checkout into the workspace, unchanged, with
+        BUILD files: `./pants azl-import --checkout=PATH -- bzip2 zlib`, `--names-file=FILE`, or
+        `--all`. They go to `azl/SPECS/NAME` (or `azl/SPECS-EXTENDED/NAME`), built in the
+        toolchain stage `//azl:buildroot` that `azl/BUILD` defines: Azure Linux's build root.
+        Importing again replaces those directories and rewrites `azl/BUILD`.
+        """
+    )
+
+    checkout = StrOption(
+        default=None,
+        help="The Azure Linux checkout (a directory holding `SPECS/`), e.g. a clone of its 3.0 branch.",
+    )
+    args = ArgsListOption(
+        example="bzip2 zlib",
+        tool_name="azl-import",
+        passthrough=True,
+        extra_help=(
+            "The names of the spec directories to import, looked up in `SPECS/`, then in "
+            "`SPECS-EXTENDED/`."
+        ),
+    )
+    names_file = StrOption(
+        default=None,
+        help="A file of spec directory names to import, one per line (`#` starts a comment).",
+    )
+    all = BoolOption(
+        default=False,
+        help="Import every spec directory of `SPECS/` (and of `SPECS-EXTENDED/` with `--extended`).",
+    )
+    extended = BoolOption(default=False, help="With `--all`: `SPECS-EXTENDED/` too.")
+    dest = StrOption(
+        default="azl",
+        help="The workspace directory imported spec directories go under.",
+    )
+    base = StrOption(
+        default="//toolchain/azl:bootstrap",
+        help="The bootstrap toolchain stage Azure Linux's build root is made on.",
+    )
+    macro_packages = StrListOption(
+        default=["azurelinux-rpm-macros"],
+        help=help_text(
+            """
+            Spec directories of the distribution's rpm macro packages (Azure Linux's
+            `azurelinux-rpm-macros` builds `azurelinux-rpm-macros` and
+            `azurelinux-check-macros`). They are always imported and built first, by the stage,
+            and installed in its root, as in Azure Linux's build root.
+            """
+        ),
+    )
+    defines = DictOption[str](
+        default={"azl": "3", "dist": ".azl3", "with_check": "0", "distro_release_version": "3.0"},
+        help=help_text(
+            """
+            Macros the stage defines for every imported spec, as the Azure Linux toolkit does
+            on its command lines (`%{azl}`, `%{dist}` from `DIST_TAG`, `with_check` from
+            `RUN_CHECK`). `%check` runs only if `with_check` is not "0".
+            """
+        ),
+    )
+
+
+class AzlImport(Goal):
+    subsystem_cls = AzlImportSubsystem
+    environment_behavior = Goal.EnvironmentBehavior.LOCAL_ONLY
+
+
+@dataclass(frozen=True)
+class SpecDirectory:
+    tree: str  # SPECS or SPECS-EXTENDED
+    name: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.tree}/{self.name}"
+
+
+def find_spec_directories(checkout: Path, names: list[str], all_: bool, extended: bool) -> list[SpecDirectory]:
+    found: list[SpecDirectory] = []
+    if all_:
+        for tree in SPEC_TREES[: 2 if extended else 1]:
+            root = checkout / tree
+            if root.is_dir():
+                found.extend(
+                    SpecDirectory(tree, d.name)
+                    for d in sorted(root.iterdir())
+                    if d.is_dir() and any(d.glob("*.spec"))
+                )
+    unknown = []
+    for name in names:
+        tree = next((t for t in SPEC_TREES if (checkout / t / name).is_dir()), None)
+        if tree is None:
+            unknown.append(name)
+        elif SpecDirectory(tree, name) not in found:
+            found.append(SpecDirectory(tree, name))
+    if unknown:
+        raise AzlImportError(
+            f"No spec directory named {', '.join(sorted(unknown))} in {checkout}/SPECS or "
+            f"{checkout}/SPECS-EXTENDED. Check the names (they are directory names, e.g. `bzip2`)."
+        )
+    return found
+
+
+def build_file(directory: Path) -> str:
+    """The BUILD file of one imported spec directory: one rpm_package per spec."""
+    specs = sorted(p.name for p in directory.glob("*.spec"))
+    nested = any(p.is_dir() for p in directory.iterdir())
+    header = "# Imported from an Azure Linux checkout by `./pants azl-import`.\n"
+    if len(specs) == 1:
+        # Files in subdirectories are sources too: rpmbuild sees every source flat.
+        return header + ('rpm_package(sources=["**/*", "!BUILD"])\n' if nested else "rpm_package()\n")
+    others = sorted(
+        str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file() and p.suffix != ".spec"
+    )
+    return header + "".join(
+        f"rpm_package(name={spec[:-len('.spec')]!r}, spec={spec!r}, sources={[spec, *others]!r})\n"
+        for spec in specs
+    )
+
+
+def macro_files(checkout: Path, imported: set[str]) -> dict[str, str]:
+    """`macros.*` files of the checkout's spec directories that are not imported: the rpm macro
+    files of packages whose tools the seed supplies (Debian's perl or cmake carry none).
+    {file name: spec directory}, the first directory in sorted order for a repeated name."""
+    found: dict[str, str] = {}
+    for tree in SPEC_TREES:
+        for path in sorted((checkout / tree).glob("*/macros.*")):
+            directory = f"{tree}/{path.parent.name}"
+            if directory not in imported and path.is_file():
+                found.setdefault(path.name, directory)
+    return found
+
+
+_PLACEHOLDER = re.compile(r"@@[A-Z0-9_]+@@")
+
+
+def without_placeholders(text: str) -> str:
+    """A macro file less the definitions holding a placeholder (`@@CMAKE_VERSION@@`) that its
+    spec fills in when it builds (`sed -e "s|@@VERSION@@|%{version}|"`): keel does not build
+    that spec, and a raw placeholder makes a broken or recursive macro (`%ctest@@X@@ %ctest`
+    defines `%ctest` as itself). A definition continued over several lines goes whole."""
+    kept: list[str] = []
+    definition: list[str] = []
+    for line in text.splitlines(keepends=True):
+        definition.append(line)
+        if line.rstrip("\n").endswith("\\"):
+            continue
+        if not any(_PLACEHOLDER.search(part) for part in definition):
+            kept.extend(definition)
+        definition = []
+    if definition and not any(_PLACEHOLDER.search(part) for part in definition):
+        kept.extend(definition)
+    return "".join(kept)
+
+
+def azl_build_file(
+    dest: str, base: str, defines: dict[str, str], macro_directories: list[str], macros: dict[str, str]
+) -> str:
+    """azl/BUILD: the stage that is Azure Linux's build root, and `__defaults__` that build
+    every imported spec in it."""
+    defines = dict(sorted(defines.items()))
+    run_check = defines.get("with_check", "0") != "0"
+    packages = "".join(f"        {f'{dest}/{d}'!r},\n" for d in macro_directories)
+    files = "".join(f"        {f'{MACROS_DIR}/{name}'!r},  # {macros[name]}\n" for name in sorted(macros))
+    return f"""# Azure Linux's build root, for the spec directories imported here. Written by
+# `./pants azl-import`: import again rather than editing it.
+#
+# The stage builds Azure Linux's macro packages from their spec directories and installs them
+# on {base}, whose rpm reads them as Azure Linux's rpm does, and defines what the toolkit
+# defines on its command lines. Its macro files are those of the checkout's packages that are
+# not imported, whose tools the seed supplies without them (Debian's perl or cmake carry none),
+# less the definitions holding a placeholder their spec would fill in (`@@VERSION@@`).
+toolchain_stage(
+    name={STAGE_NAME!r},
+    base={base!r},
+    packages=[
+{packages}    ],
+    macro_files=[
+{files}    ],
+    defines={defines!r},
+    run_check={run_check!r},
+)
+
+# Every rpm_package under this directory is built in that root.
+__defaults__({{rpm_package: dict(toolchain="//{dest}:{STAGE_NAME}")}})
+"""
+
+
+def read_tree(source: Path, dest: str) -> list[FileContent]:
+    contents = []
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            contents.append(
+                FileContent(
+                    f"{dest}/{path.relative_to(source)}",
+                    path.read_bytes(),
+                    is_executable=os.access(path, os.X_OK),
+                )
+            )
+    return contents
+
+
+@goal_rule
+async def azl_import(
+    console: Console, subsystem: AzlImportSubsystem, workspace: Workspace
+) -> AzlImport:
+    if not subsystem.checkout:
+        console.print_stderr(
+            "azl-import needs `--checkout=PATH`, an Azure Linux checkout (a directory with SPECS/)."
+        )
+        return AzlImport(exit_code=1)
+    checkout = Path(os.path.expanduser(subsystem.checkout)).resolve()
+    if not (checkout / "SPECS").is_dir():
+        console.print_stderr(f"{checkout} has no SPECS/ directory: `--checkout` must be an Azure Linux checkout.")
+        return AzlImport(exit_code=1)
+    names = [*subsystem.args]
+    if subsystem.names_file:
+        for line in Path(subsystem.names_file).read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                names.append(line)
+    if not names and not subsystem.all:
+        console.print_stderr(
+            "Name the spec directories to import (`./pants azl-import --checkout=PATH -- bzip2 "
+            "zlib`, or `--names-file=FILE`), or import every one with `--all`."
+        )
+        return AzlImport(exit_code=1)
+    try:
+        directories = find_spec_directories(
+            checkout, [*subsystem.macro_packages, *names], subsystem.all, subsystem.extended
+        )
+    except AzlImportError as e:
+        console.print_stderr(str(e))
+        return AzlImport(exit_code=1)
+
+    dest = subsystem.dest.strip("/")
+    files: list[FileContent] = []
+    for directory in directories:
+        source = checkout / directory.path
+        files.extend(read_tree(source, f"{dest}/{directory.path}"))
+        files.append(FileContent(f"{dest}/{directory.path}/BUILD", build_file(source).encode()))
+    # What is imported now, with what earlier imports left in the workspace.
+    imported = {d.path for d in directories} | {
+        f"{tree}/{d.name}"
+        for tree in SPEC_TREES
+        if (Path(dest) / tree).is_dir()
+        for d in (Path(dest) / tree).iterdir()
+        if d.is_dir()
+    }
+    macros = macro_files(checkout, imported)
+    for name, directory in macros.items():
+        text = (checkout / directory / name).read_text(errors="replace")
+        files.append(FileContent(f"{dest}/{MACROS_DIR}/{name}", without_placeholders(text).encode()))
+    macro_directories = [
+        d.path for d in directories if d.name in subsystem.macro_packages
+    ]
+    build = azl_build_file(dest, subsystem.base, subsystem.defines, macro_directories, macros)
+    files.append(FileContent(f"{dest}/BUILD", build.encode()))
+
+    # A re-imported directory becomes exactly the checkout's: files it no longer has go.
+    for directory in directories:
+        shutil.rmtree(Path(dest) / directory.path, ignore_errors=True)
+    shutil.rmtree(Path(dest) / MACROS_DIR, ignore_errors=True)
+    workspace.write_digest(await Get(Digest, CreateDigest(files)))
+
+    from_extended = sum(d.tree == "SPECS-EXTENDED" for d in directories)
+    console.print_stdout(
+        f"Imported {len(directories)} spec directories from {checkout} into {dest}/ "
+        f"({len(directories) - from_extended} from SPECS, {from_extended} from SPECS-EXTENDED), "
+        f"with {len(macros)} macro files; wrote {dest}/BUILD (the stage //{dest}:{STAGE_NAME}).\n"
+        f"Next: `build-support/source-cache from-host --specs {dest}` fills the source cache, "
+        f"`./pants package {dest}/{directories[-1].path}` builds, "
+        f"`./pants rpm-requires {dest}/{directories[-1].path}` shows what meets its BuildRequires."
+    )
+    return AzlImport(exit_code=0)
+
+
+def rules():
+    return collect_rules()

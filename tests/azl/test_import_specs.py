@@ -1,0 +1,99 @@
+"""What `./pants azl-import` writes for a checkout, without Pants: the pieces it is made of."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rules.azl.goals.import_specs import (
+    AzlImportError,
+    SpecDirectory,
+    azl_build_file,
+    build_file,
+    find_spec_directories,
+    macro_files,
+    without_placeholders,
+)
+
+
+def checkout(tmp_path: Path) -> Path:
+    files = {
+        "SPECS/zlib/zlib.spec": "",
+        "SPECS/zlib/zlib.signatures.json": "{}",
+        "SPECS/shadow/shadow.spec": "",
+        "SPECS/shadow/pam.d/login": "",
+        "SPECS/golang/golang.spec": "",
+        "SPECS/golang/golang-1.22.spec": "",
+        "SPECS/golang/fix.patch": "",
+        "SPECS/perl/perl.spec": "",
+        "SPECS/perl/macros.perl": "%perl_vendorlib /usr/share/perl5\n",
+        "SPECS/cmake/macros.cmake": "%cmake cmake\n",
+        "SPECS/cmake/cmake.spec": "",
+        "SPECS/systemd/macros.sysusers": "",
+        "SPECS/systemd-bootstrap/macros.sysusers": "",
+        "SPECS/empty/README": "",
+        "SPECS-EXTENDED/extra/extra.spec": "",
+    }
+    for path, content in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(content)
+    return tmp_path
+
+
+def test_names_are_found_in_specs_then_specs_extended(tmp_path: Path) -> None:
+    root = checkout(tmp_path)
+    assert find_spec_directories(root, ["zlib", "extra"], False, False) == [
+        SpecDirectory("SPECS", "zlib"),
+        SpecDirectory("SPECS-EXTENDED", "extra"),
+    ]
+    everything = find_spec_directories(root, [], True, False)
+    assert [d.name for d in everything] == ["cmake", "golang", "perl", "shadow", "zlib"]  # no spec: no target
+    assert len(find_spec_directories(root, [], True, True)) == 6
+    with pytest.raises(AzlImportError, match="No spec directory named nope, zz in"):
+        find_spec_directories(root, ["zz", "zlib", "nope"], False, False)
+
+
+def test_build_files_have_one_target_per_spec_and_take_nested_sources(tmp_path: Path) -> None:
+    root = checkout(tmp_path)
+    assert build_file(root / "SPECS/zlib").endswith("\nrpm_package()\n")
+    assert build_file(root / "SPECS/shadow").endswith('\nrpm_package(sources=["**/*", "!BUILD"])\n')
+    golang = build_file(root / "SPECS/golang")
+    assert "rpm_package(name='golang', spec='golang.spec', sources=['golang.spec', 'fix.patch'])" in golang
+    assert "rpm_package(name='golang-1.22', spec='golang-1.22.spec', sources=['golang-1.22.spec', 'fix.patch'])" in golang
+
+
+def test_macro_files_come_from_directories_not_imported(tmp_path: Path) -> None:
+    root = checkout(tmp_path)
+    # cmake is imported: its RPM carries macros.cmake. A name two directories share is taken once.
+    assert macro_files(root, {"SPECS/cmake", "SPECS/zlib"}) == {
+        "macros.perl": "SPECS/perl",
+        "macros.sysusers": "SPECS/systemd",
+    }
+
+
+def test_the_stage_file_defines_the_build_root(tmp_path: Path) -> None:
+    text = azl_build_file(
+        "azl",
+        "//toolchain/azl:bootstrap",
+        {"dist": ".azl3", "azl": "3", "with_check": "0"},
+        ["SPECS/azurelinux-rpm-macros"],
+        {"macros.perl": "SPECS/perl"},
+    )
+    assert "name='buildroot'" in text and "base='//toolchain/azl:bootstrap'" in text
+    assert "'azl/SPECS/azurelinux-rpm-macros'," in text
+    assert "'rpm-macros/macros.perl',  # SPECS/perl" in text
+    assert "defines={'azl': '3', 'dist': '.azl3', 'with_check': '0'}" in text
+    assert "run_check=False" in text
+    assert '__defaults__({rpm_package: dict(toolchain="//azl:buildroot")})' in text
+    compile(text.replace("toolchain_stage", "dict").replace("__defaults__", "print").replace("rpm_package", "1"), "BUILD", "exec")
+
+
+def test_macro_definitions_with_build_time_placeholders_are_left_out() -> None:
+    text = (
+        "%_cmake_version @@CMAKE_VERSION@@\n"
+        "%cmake \\\n  %{set_build_flags} \\\n  cmake -B build\n"
+        "%cmake@@CMAKE_MAJOR_VERSION@@_build %cmake_build\n"
+        "%ctest@@MAJOR@@(:-:) \\\n  %ctest %{**}\n"
+        "%ninja_build ninja\n"
+    )
+    assert without_placeholders(text) == "%cmake \\\n  %{set_build_flags} \\\n  cmake -B build\n%ninja_build ninja\n"
