@@ -14,7 +14,7 @@ RULES_ROOT = Path.cwd()
 PANTS_TOML = f"""
 [GLOBAL]
 pythonpath = ["{RULES_ROOT}"]
-backend_packages = ["rules.rpm", "rules.toolchain", "rules.image"]
+backend_packages = ["rules.rpm", "rules.toolchain", "rules.image", "rules.azl"]
 
 [anonymous-telemetry]
 enabled = false
@@ -44,6 +44,8 @@ def pex_cli_config() -> str:
 # The repository's seed locks (a `files` dependency of the tests that use them).
 REPO_SEED_LOCK = RULES_ROOT / "toolchain" / "seed.lock.json"
 REPO_IMAGER_LOCK = RULES_ROOT / "toolchain" / "imager.lock.json"
+# The bootstrap of Azure Linux's build root, as the repository defines it (toolchain/azl:files).
+REPO_AZL_TOOLCHAIN = ("toolchain/azl/BUILD", "toolchain/azl/seed.lock.json")
 # Runs that do not ask for their own cache share one (per test file), like a user's runs do: the
 # toolchain root is then built once for a file's tests, not once per test.
 SHARED_CACHE = Path.home() / ".cache" / "keel" / "tests"
@@ -69,6 +71,11 @@ def toolchain_files(
             f"toolchain_stage(name='imager', seed='imager.lock.json', seed_packages={imager!r})\n"
         ),
     }
+
+
+def azl_toolchain_files() -> dict[str, str]:
+    """toolchain/azl/: the repository's own, unchanged."""
+    return {path: (RULES_ROOT / path).read_text() for path in REPO_AZL_TOOLCHAIN}
 
 
 class Workspace:

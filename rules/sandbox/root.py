@@ -65,6 +65,7 @@ class BuildRoot:
     # the root and the packages before it in the stage.
     stage: Address | None
     run_check: bool  # rpmbuild runs %check (the stage's `run_check`)
+    env: FrozenDict[str, str]  # the stage's `build_env`
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class SpecRoot:
     defines: tuple[tuple[str, str], ...]
     # Capability names the root holds without any target (see StageRoot.capabilities).
     capabilities: frozenset[str]
+    env: FrozenDict[str, str]  # the stage's `build_env`
 
 
 @dataclass(frozen=True)

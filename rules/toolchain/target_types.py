@@ -112,6 +112,18 @@ class ToolchainDefinesField(DictStringToStringField):
     )
 
 
+class ToolchainBuildEnvField(DictStringToStringField):
+    alias = "build_env"
+    help = help_text(
+        """
+        Environment variables set for every rpmspec and rpmbuild in this stage's root and in the
+        roots built on it, e.g. `{"DEB_PYTHON_INSTALL_LAYOUT": "deb_system"}`: Debian's python
+        installs under /usr/local unless told it builds a system package. An upper stage's
+        values win.
+        """
+    )
+
+
 class ToolchainRunCheckField(BoolField):
     alias = "run_check"
     default = True
@@ -150,6 +162,18 @@ class ToolchainBinShField(StringField):
     )
 
 
+class ToolchainRemoveFilesField(StringSequenceField):
+    alias = "remove_files"
+    help = help_text(
+        """
+        For a bootstrap stage: files of the seed removed from the root, e.g.
+        `["/etc/debian_version"]`. Build systems look at such files to tell which distribution
+        they build for: CMake installs shared libraries without their executable bit when it
+        finds `/etc/debian_version`, and rpm's debuginfo extraction then skips them.
+        """
+    )
+
+
 class ToolchainMacroFilesField(MultipleSourcesField):
     alias = "macro_files"
     help = help_text(
@@ -182,9 +206,11 @@ class ToolchainStageTarget(Target):
         ToolchainPackagesField,
         ToolchainPrebuiltField,
         ToolchainDefinesField,
+        ToolchainBuildEnvField,
         ToolchainRunCheckField,
         ToolchainRpmPlatformField,
         ToolchainBinShField,
+        ToolchainRemoveFilesField,
         ToolchainMacroFilesField,
         ToolchainOutputPathField,
     )
@@ -215,7 +241,9 @@ class ToolchainStageTarget(Target):
                 "replace builds of `packages`, so they belong on the stage with `base`."
             )
         seed_only = [
-            f.alias for f in (ToolchainRpmPlatformField, ToolchainBinShField) if self[f].value
+            f.alias
+            for f in (ToolchainRpmPlatformField, ToolchainBinShField, ToolchainRemoveFilesField)
+            if self[f].value
         ]
         if has_base and seed_only:
             raise InvalidTargetException(

@@ -64,3 +64,5 @@ def test_failures_are_classified() -> None:
     assert classify_log('error: File must begin with "/": %{_unitdir}/x.service\n') == (UNDEFINED_MACRO, "_unitdir")
     assert classify_log("error: Bad exit status from /var/tmp/rpm-tmp.3 (%check)\n") == (CHECK_FAILED, "")
     assert classify_log("error: Architecture is not included: x86_64\n") == (WRONG_ARCH, "")
+    unexpanded_command = "+ %cmake3 -DX=ON\n/var/tmp/rpm-tmp.1: line 41: fg: no job control\nerror: Bad exit status from /var/tmp/rpm-tmp.1 (%build)\n"
+    assert classify_log(unexpanded_command) == (UNDEFINED_MACRO, "cmake3")

@@ -57,6 +57,8 @@ _NEEDED = re.compile(r"^\s+(.+?) is needed by ")
 # `error: File must begin with "/": %{perl_vendorlib}/*`. (Unbraced names are section names in
 # rpm's own messages: "Bad exit status from ... (%build)".)
 _UNEXPANDED = re.compile(r"%\{[?!]?([A-Za-z_]\w*)[}:]")
+# A build script's trace of a command that is a macro rpm left as it was: `+ %cmake3 -DX=ON`.
+_UNEXPANDED_COMMAND = re.compile(r"^\+ %\{?([A-Za-z_]\w*)")
 
 
 class RpmCompatSubsystem(GoalSubsystem):
@@ -110,6 +112,10 @@ def classify_log(log: str) -> tuple[str, str]:
         return CHECK_FAILED, ""
     for line in errors:
         match = _UNEXPANDED.search(line)
+        if match:
+            return UNDEFINED_MACRO, match.group(1)
+    for line in log.splitlines():
+        match = _UNEXPANDED_COMMAND.match(line)
         if match:
             return UNDEFINED_MACRO, match.group(1)
     return RPMBUILD_ERROR, ""

@@ -31,7 +31,8 @@ class RpmRequires(Goal):
 def satisfied_by(graph: RpmPackageGraph, root: SpecRoot, address, requirement: RpmDependency) -> str:
     provider = graph.resolve(requirement, address)
     if provider is not None:
-        return str(provider)
+        explicit = requirement.name in graph.providers
+        return str(provider) if explicit else f"{provider} (by naming convention)"
     if requirement.name in root.capabilities:
         return root.description
     return NOTHING

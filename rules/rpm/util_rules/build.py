@@ -166,6 +166,7 @@ async def build_rpm(
                 *macro_args(spec_input.defines),
             ),
             input_digest=input_digest,
+            env=root.env,
             output_directories=("top/RPMS", "top/SRPMS"),
             source_date_epoch=source_date_epoch(info, rpm),
             description=f"rpmbuild {info.name}-{info.version}-{info.release} ({request.address})",

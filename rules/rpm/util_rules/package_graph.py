@@ -24,6 +24,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from rules.rpm.target_types import RpmDependenciesField
+from rules.rpm.util_rules.naming import conventional_packages
 from rules.rpm.util_rules.spec_info import (
     InvalidSpecError,
     RpmDependency,
@@ -87,6 +88,7 @@ class RpmPackageGraph:
     explicit: FrozenDict[Address, tuple[Address, ...]]
     providers: FrozenDict[str, tuple[Provider, ...]]
     unreadable: FrozenDict[Address, str] = FrozenDict()  # target -> rpmspec's error
+    builders: FrozenDict[str, Address] = FrozenDict()  # binary package name -> its target
 
     def info(self, address: Address) -> RpmSpecInfo:
         if address in self.unreadable:
@@ -119,11 +121,22 @@ class RpmPackageGraph:
             FrozenDict(explicit),
             FrozenDict({k: tuple(sorted(v, key=str)) for k, v in sorted(providers.items())}),
             FrozenDict(unreadable or {}),
+            FrozenDict(sorted(builders.items())),
         )
+
+    def by_convention(self, requirement: RpmDependency) -> Provider | None:
+        """The target package that a capability rpm generates from files (`perl(Foo::Bar)`)
+        conventionally comes with (see naming.py), if a target builds one."""
+        for name in conventional_packages(requirement.name):
+            if name in self.builders:
+                return Provider(self.builders[name], name)
+        return None
 
     def resolve(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
         """The one target package that provides `requirement`, or None for the environment."""
         found = self.providers.get(requirement.name, ())
+        if not found:
+            return self.by_convention(requirement)
         if len({p.address for p in found}) > 1:
             listed = " and ".join(
                 f"{p.address} ({self.infos[p.address].spec_path}, package {p.package})"

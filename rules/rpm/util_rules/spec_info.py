@@ -24,6 +24,7 @@ from pants.engine.target import (
     WrappedTarget,
     WrappedTargetRequest,
 )
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from rules.rpm.subsystems.rpm import RpmSubsystem
@@ -108,6 +109,7 @@ class RpmSpecInput:
     defines: tuple[tuple[str, str], ...]
     root: RootArchive  # where rpmspec reads it
     root_description: str
+    root_env: FrozenDict[str, str]
 
 
 _SRPM_QF = (
@@ -261,6 +263,7 @@ async def rpm_spec_input(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmS
         defines=tuple(sorted(defines.items())),
         root=root.archive,
         root_description=root.description,
+        root_env=root.env,
     )
 
 
@@ -284,6 +287,7 @@ async def rpm_spec_info(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmSp
                 *macro_args(spec_input.defines),
             ),
             input_digest=spec_input.snapshot_digest,
+            env=spec_input.root_env,
             description=f"rpmspec {spec_input.spec_path}",
             source_date_epoch=rpm.default_source_date_epoch,
             read_only=True,

@@ -8,6 +8,7 @@
 #   files/keel-lib64.conf    ld.so searches /usr/lib64, where RPM specs put libraries
 #   files/rpm_platform.tsv   NAME<TAB>VALUE macros for rpm's platform file (may be empty)
 #   files/provides.txt       capabilities named by hand (the stage's `provides`)
+#   files/remove.txt         files of the seed to remove (the stage's `remove_files`)
 #   files/reproducible.spec  `%global` lines that make rpmbuild's output reproducible
 #   root_provides.sh         prints the capabilities found in the root
 #   KEEL_BIN_SH              a shell to link /bin/sh to, or empty
@@ -49,6 +50,13 @@ if [ -n "${KEEL_BIN_SH:-}" ]; then
   }
   ln -sfn "$KEEL_BIN_SH" "$root/bin/sh"
 fi
+
+while read -r path; do
+  case "$path" in
+    /*) rm -f "$root$path" ;;
+    *) echo "keel: remove_files takes absolute paths in the root, not $path" >&2; exit 1 ;;
+  esac
+done < files/remove.txt
 
 # What the seed provides: found in the root, plus the names given by hand. Capabilities rpm
 # cannot take as a dependency name (spaces, macros) are left out.

@@ -9,14 +9,18 @@
 #   - shared libraries: their sonames, by rpm's elfdeps (`libz.so.1()(64bit)`);
 #   - pkg-config files: `pkgconfig(NAME) = VERSION`, by rpm's pkgconfigdeps.sh;
 #   - perl modules: `perl(Module::Name) = VERSION`, by rpm's perl.prov, plus the interpreter's
-#     `perl(:VERSION)` and `perl(:MODULE_COMPAT_X.Y.Z)` as RPM distributions' perl declares them;
+#     `perl(:VERSION)` and `perl(:MODULE_COMPAT_X.Y.Z)` as RPM distributions' perl declares them,
+#     and `perl-Module-Name`, as they name the package of a module;
 #   - python distributions: `python3dist(name)`, `python3.Xdist(name)`, by rpm's
-#     pythondistdeps.py, when the root has python3 and its `packaging` module;
+#     pythondistdeps.py, when the root has python3 and its `packaging` module, and
+#     `python3-name`, as RPM distributions name their package;
 #   - executables: their paths (`/usr/bin/x`, and `/bin/x` where /bin is /usr/bin);
 #   - development packages: every Debian `-dev` package as `NAME-devel`, under its own name
-#     less `-dev`, under its source package's name, and under the name of each `.pc` file it
-#     ships (libssl-dev: `libssl-devel`, `openssl-devel`, `libcrypto-devel`);
-#   - package names: every installed package by its own name and its source package's name.
+#     less `-dev` and its source package's name, each also without a version suffix, and under
+#     the name of each `.pc` file it ships (libssl-dev: `libssl-devel`, `openssl-devel`,
+#     `libcrypto-devel`; libgcrypt20-dev: `libgcrypt-devel`);
+#   - package names: every installed package by its own name. (Not by its source package's
+#     name: groff-base is not groff.)
 # Names RPM distributions give that follow none of these (gcc-c++, perl-interpreter) are the
 # stage's hand-written `provides`.
 set -uo pipefail
@@ -63,7 +67,10 @@ done
       ln -sfn "$site" "$view/python$version/site-packages"
       find "$site/" -maxdepth 1 \( -name '*.dist-info' -o -name '*.egg-info' \) -printf "$view/python$version/site-packages/%f\n" \
         | python3 /usr/lib/rpm/pythondistdeps.py --provides --majorver-provides 2>/dev/null
-    done
+    done > "$tmp/python"
+    cat "$tmp/python"
+    # RPM distributions name a python distribution's package python3-name (python3-flit-core).
+    sed -n 's/^python3dist(\([^)]*\)).*/python3-\1/p' "$tmp/python" | tr 'A-Z_.' 'a-z--'
   fi
 
   # Executables by path.
@@ -84,11 +91,15 @@ done
         version=${version#*:}
         version=${version%-*}
         echo "$package = $version"
-        echo "$source = $version"
         case "$package" in
           *-dev)
-            echo "${package%-dev}-devel = $version"
-            echo "$source-devel = $version"
+            # Also without Debian's version suffix: libgcrypt20-dev is libgcrypt-devel, the
+            # source slang2 is slang-devel, glib2.0 is glib-devel.
+            for name in "${package%-dev}" "$source"; do
+              echo "$name-devel = $version"
+              unversioned=$(echo "$name" | sed -E 's/-?[0-9.]+$//')
+              [ -n "$unversioned" ] && [ "$unversioned" != "$name" ] && echo "$unversioned-devel = $version"
+            done
             dpkg-query -L "$package" 2>/dev/null | sed -n 's|.*/pkgconfig/\(.*\)\.pc$|\1-devel|p'
             ;;
         esac

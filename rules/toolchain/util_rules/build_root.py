@@ -25,6 +25,7 @@ from rules.toolchain.util_rules.stages import (
     AllToolchainStages,
     TargetStage,
     TargetStageRequest,
+    stage_build_env,
     stage_defines,
 )
 
@@ -53,8 +54,9 @@ async def spec_root(request: SpecRootRequest) -> SpecRoot:
     return SpecRoot(
         archive=root.archive,
         description=f"the root of {root_stage}",
-        defines=tuple(sorted(stage_defines(stages, target_stage.stage).items())),
+        defines=stage_defines(stages, target_stage.stage),
         capabilities=root.capabilities,
+        env=stage_build_env(stages, root_stage),
     )
 
 
@@ -73,6 +75,7 @@ async def build_root(request: BuildRootRequest) -> BuildRoot:
             in_root=_stage_packages(stages, root_stage),
             stage=None,
             run_check=stages.get(target_stage.stage).run_check,
+            env=stage_build_env(stages, root_stage),
         )
     owner = stages.get(target_stage.stage)
     earlier = owner.packages[: owner.index_of(request.address)]
@@ -86,6 +89,7 @@ async def build_root(request: BuildRootRequest) -> BuildRoot:
         in_root=frozenset(earlier) | _stage_packages(stages, root_stage),
         stage=owner.address,
         run_check=owner.run_check,
+        env=stage_build_env(stages, root_stage),
     )
 
 

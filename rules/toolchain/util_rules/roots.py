@@ -179,6 +179,7 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
                     "".join(f"{k}\t{v}\n" for k, v in sorted(stage.rpm_platform.items())).encode(),
                 ),
                 FileContent("files/provides.txt", "".join(f"{p}\n" for p in stage.provides).encode()),
+                FileContent("files/remove.txt", "".join(f"{p}\n" for p in stage.remove_files).encode()),
                 FileContent("files/reproducible.spec", _spec_globals(REPRODUCIBLE_MACROS)),
             ]
         ),

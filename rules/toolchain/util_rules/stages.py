@@ -26,9 +26,11 @@ from rules.rpm.target_types import RpmSourcesField, RpmToolchainField
 from rules.toolchain.target_types import (
     ToolchainBaseField,
     ToolchainBinShField,
+    ToolchainBuildEnvField,
     ToolchainDefinesField,
     ToolchainPackagesField,
     ToolchainProvidesField,
+    ToolchainRemoveFilesField,
     ToolchainRpmPlatformField,
     ToolchainRunCheckField,
     ToolchainSeedField,
@@ -46,9 +48,11 @@ class ToolchainStage:
     packages: tuple[Address, ...]  # built in this order
     provides: tuple[str, ...]
     defines: FrozenDict[str, str]  # this stage's own `defines` (see stage_defines for the chain)
+    build_env: FrozenDict[str, str]
     run_check: bool
     rpm_platform: FrozenDict[str, str]
     bin_sh: str | None
+    remove_files: tuple[str, ...]
 
     def index_of(self, address: Address) -> int | None:
         return self.packages.index(address) if address in self.packages else None
@@ -127,9 +131,11 @@ async def _resolve_stage(target: Target) -> ToolchainStage:
         packages=packages,
         provides=tuple(target[ToolchainProvidesField].value or ()),
         defines=FrozenDict(target[ToolchainDefinesField].value or {}),
+        build_env=FrozenDict(target[ToolchainBuildEnvField].value or {}),
         run_check=target[ToolchainRunCheckField].value,
         rpm_platform=FrozenDict(target[ToolchainRpmPlatformField].value or {}),
         bin_sh=target[ToolchainBinShField].value,
+        remove_files=tuple(target[ToolchainRemoveFilesField].value or ()),
     )
 
 
@@ -157,11 +163,19 @@ async def all_toolchain_stages(targets: AllTargets) -> AllToolchainStages:
     return AllToolchainStages(stages)
 
 
-def stage_defines(stages: AllToolchainStages, address: Address) -> FrozenDict[str, str]:
+def stage_defines(stages: AllToolchainStages, address: Address) -> tuple[tuple[str, str], ...]:
     """The `defines` of a stage and the stages below it; the upper stage wins."""
     merged: dict[str, str] = {}
     for stage in stages.chain(address):
         merged.update(stage.defines)
+    return tuple(sorted(merged.items()))
+
+
+def stage_build_env(stages: AllToolchainStages, address: Address) -> FrozenDict[str, str]:
+    """The `build_env` of a stage and the stages below it; the upper stage wins."""
+    merged: dict[str, str] = {}
+    for stage in stages.chain(address):
+        merged.update(stage.build_env)
     return FrozenDict(merged)
 
 

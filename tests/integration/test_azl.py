@@ -1,0 +1,101 @@
+"""Azure Linux's spec directories, unchanged, built by keel: import from a checkout (the tests'
+own, Azure-Linux-shaped), the build root stage with the checkout's macro packages, BuildRequires
+met by what the Debian seed really holds, `.azl3` RPMs with libraries in /usr/lib, and the
+compatibility report's categories for specs made to fail."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.azl_checkout import LIBGREET_TARBALL, write_checkout
+from tests.pants_workspace import Workspace, azl_toolchain_files
+
+
+def rpm_query(path: Path, *args: str) -> str:
+    return subprocess.run(["rpm", "-qp", *args, str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def test_azure_linux_specs_import_build_and_report(tmp_path: Path) -> None:
+    checkout = write_checkout(tmp_path)
+    ws = Workspace(tmp_path, azl_toolchain_files())
+
+    # Import by name, from SPECS/ and SPECS-EXTENDED/; the macro package comes along.
+    imported = ws.pants(
+        "azl-import", f"--checkout={checkout}", "--", "libgreet", "greet", "perl-Greet", "broken", "needs-macro"
+    ).stdout
+    assert "Imported 6 spec directories" in imported and "(5 from SPECS, 1 from SPECS-EXTENDED)" in imported
+    for path in ("SPECS/libgreet/libgreet.spec", "SPECS/libgreet/greet-fix.patch", "SPECS-EXTENDED/needs-macro/needs-macro.spec"):
+        assert (ws.root / "azl" / path).read_bytes() == (checkout / path).read_bytes()  # unchanged
+    assert (ws.root / "azl/SPECS/libgreet/BUILD").read_text().endswith("rpm_package()\n")
+    stage = (ws.root / "azl/BUILD").read_text()
+    assert "'azl/SPECS/azurelinux-rpm-macros'," in stage
+    assert "'rpm-macros/macros.perl',  # SPECS/perl" in stage  # perl is not imported
+    assert not (ws.root / "azl/SPECS/perl").exists()
+    unknown = ws.pants("azl-import", f"--checkout={checkout}", "--", "no-such-dir", check=False)
+    assert unknown.returncode != 0 and "No spec directory named no-such-dir" in unknown.stderr
+
+    # The pinned tarball, into a source cache of the test's own, checked by its sha256.
+    incoming, cache = tmp_path / "incoming", tmp_path / "sources"
+    incoming.mkdir()
+    (incoming / "libgreet-1.0.tar.gz").write_bytes(LIBGREET_TARBALL)
+    subprocess.run(
+        [sys.executable, "build-support/source-cache", "import", str(incoming), "--cache-dir", str(cache),
+         "--specs", str(ws.root / "azl")],
+        check=True, capture_output=True,
+    )
+    sources = f"--rpm-sources-cache-dir={cache}"
+
+    # How every requirement is met: by a target, by what the seed holds, or by nothing.
+    requires = ws.pants("rpm-requires", sources, "azl/SPECS/libgreet", "azl/SPECS/greet", "azl/SPECS/broken").stdout
+    for requirement in ("pkgconfig(zlib)", "zlib-devel", "libz.so.1()(64bit)", "perl(File::Spec)", "/usr/bin/pkg-config"):
+        assert f"BuildRequires: {requirement} -> the root of azl:buildroot" in requires
+    assert "BuildRequires: libgreet-devel -> libgreet-devel (azl/SPECS/libgreet:libgreet)" in requires
+    assert "BuildRequires: nonexistent-devel -> NOTHING provides it" in requires
+
+    # Everything in one run, carrying on past failures.
+    compat = ws.pants("rpm-compat", sources, "--report-name=azl-compat", "azl::", check=False)
+    assert compat.returncode == 1
+    assert "4 of 6 built; 1 missing BuildRequires; 1 undefined macro." in compat.stdout
+    report = {t["target"]: t for t in json.loads((ws.root / "dist/azl-compat.json").read_text())["targets"]}
+    assert {t: r["category"] for t, r in report.items()} == {
+        "azl/SPECS/azurelinux-rpm-macros:azurelinux-rpm-macros": "built",
+        "azl/SPECS/libgreet:libgreet": "built",
+        "azl/SPECS/greet:greet": "built",
+        "azl/SPECS/perl-Greet:perl-Greet": "built",
+        "azl/SPECS/broken:broken": "missing BuildRequires",
+        "azl/SPECS-EXTENDED/needs-macro:needs-macro": "undefined macro",
+    }
+    assert report["azl/SPECS/broken:broken"]["detail"] == "nonexistent-devel"
+    assert report["azl/SPECS-EXTENDED/needs-macro:needs-macro"]["detail"] == "_unitdir"
+    assert report["azl/SPECS-EXTENDED/needs-macro:needs-macro"]["first_error"].startswith('error: File must begin with "/": %{_unitdir}')
+    assert (ws.root / report["azl/SPECS/broken:broken"]["log"]).read_text().count("nonexistent-devel is needed by") == 1
+    markdown = (ws.root / "dist/azl-compat.md").read_text()
+    assert "| missing BuildRequires | 1 |" in markdown and "| azl/SPECS/greet:greet | built |" in markdown
+
+    # The RPMs: Azure Linux's names, its %{_libdir}, its rpmrc's flags, the patch applied.
+    ws.pants("package", sources, "azl/SPECS/libgreet", "azl/SPECS/greet", "azl/SPECS/perl-Greet")
+    rpms = ws.root / "dist/RPMS"
+    libgreet = rpms / "x86_64/libgreet-1.0-1.azl3.x86_64.rpm"
+    assert rpm_query(libgreet, "-l").split() == ["/usr/lib/libgreet.so.1", "/usr/share/greetings/hello"]
+    assert "-DAZL_TEST_RPMRC" in rpm_query(libgreet, "--qf", "%{OPTFLAGS}")
+    assert "libz.so.1()(64bit)" in rpm_query(libgreet, "--requires")
+    assert "libgreet.so.1()(64bit)" in rpm_query(rpms / "x86_64/greet-1.0-1.azl3.x86_64.rpm", "--requires")
+    assert (rpms / "x86_64/libgreet-devel-1.0-1.azl3.x86_64.rpm").exists()
+    assert rpm_query(rpms / "noarch/perl-Greet-1.0-1.azl3.noarch.rpm", "-l").strip() == "/usr/share/perl5/Greet.pm"
+    strings = subprocess.run(
+        f"rpm2cpio {libgreet} | cpio -i --to-stdout ./usr/lib/libgreet.so.1 2>/dev/null | strings",
+        shell=True, capture_output=True, text=True,
+    ).stdout
+    assert "hello from the patched libgreet" in strings
+
+    # A failed build: one error naming the target and the spec, rpm's own error lines, where the
+    # whole log is; nothing of it in dist/.
+    failed = ws.pants("package", sources, "azl/SPECS/broken", check=False)
+    assert failed.returncode != 0
+    assert "rpmbuild failed for azl/SPECS/broken/broken.spec (target azl/SPECS/broken:broken)" in failed.stderr
+    assert "error: Failed build dependencies:" in failed.stderr
+    assert "nonexistent-devel is needed by broken-1.0-1.azl3.noarch" in failed.stderr
+    assert "The whole log: " in failed.stderr and "keel/logs/azl.SPECS.broken" in failed.stderr
+    assert not list(rpms.rglob("broken*"))
