@@ -11,6 +11,9 @@ from pathlib import Path
 # The test sandbox holds rules/ at its root; the workspace puts that on Pants' pythonpath.
 RULES_ROOT = Path.cwd()
 
+# keel builds small PEXes (the zstd compressor) for CPython 3.9: the interpreter running the test.
+PYTHON_SEARCH_PATH = ["<PYENV>", "<PATH>", str(Path(sys.base_prefix) / "bin")]
+
 PANTS_TOML = f"""
 [GLOBAL]
 pythonpath = ["{RULES_ROOT}"]
@@ -20,20 +23,25 @@ backend_packages = ["rules.rpm", "rules.toolchain", "rules.image", "rules.azl"]
 enabled = false
 
 [python-bootstrap]
-# keel builds small PEXes (the zstd compressor) for CPython 3.9: the interpreter running this test.
-search_path = ["<PYENV>", "<PATH>", "{Path(sys.base_prefix) / 'bin'}"]
+search_path = {PYTHON_SEARCH_PATH!r}
 
 [rpm]
 defines = {{ dist = ".t1" }}
 """
 
 
-def pex_cli_config() -> str:
-    """[pex-cli] as the repository sets it: the local pex-cli that ./pants built (KEEL_PEX_CLI)."""
+def pex_cli_pin() -> tuple[str, Path, str]:
+    """The local pex-cli that ./pants built (KEEL_PEX_CLI): its version, path and
+    `sha256|length`, as the repository's [pex-cli] pins it."""
     path = Path(os.environ["KEEL_PEX_CLI"])
     content = path.read_bytes()
     version = "v" + path.name.split("-", 1)[1]  # pex-2.1.137
-    entry = f"{hashlib.sha256(content).hexdigest()}|{len(content)}"
+    return version, path, f"{hashlib.sha256(content).hexdigest()}|{len(content)}"
+
+
+def pex_cli_config() -> str:
+    """[pex-cli] as the repository sets it."""
+    version, path, entry = pex_cli_pin()
     return (
         f'[pex-cli]\nversion = "{version}"\n'
         f'url_template = "file://{path}"\n'

@@ -18,6 +18,7 @@ from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms
 from rules.rpm.util_rules.package_graph import RpmPackageGraph, RpmPackageGraphRequest
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest
 from rules.sources.fetch import SpecSources, SpecSourcesRequest
+from tests.pants_workspace import PYTHON_SEARCH_PATH, pex_cli_pin
 
 SEED_LOCK = Path.cwd() / "toolchain" / "seed.lock.json"
 BOOTSTRAP = Address("toolchain", target_name="bootstrap")
@@ -44,9 +45,22 @@ def keel_rule_runner(*options: str) -> RuleRunner:
         }
     )
     rule_runner.set_options(
-        [f"--rpm-toolchain=//{BOOTSTRAP}", *options], env_inherit={"PATH", "HOME"}
+        [f"--rpm-toolchain=//{BOOTSTRAP}", *pex_cli_options(), *options],
+        env_inherit={"PATH", "HOME", "PYENV_ROOT"},
     )
     return rule_runner
+
+
+def pex_cli_options() -> list[str]:
+    """Packing a root uses a small PEX (the zstd compressor): [pex-cli] and the interpreter
+    search path as test workspaces have them (tests/pants_workspace.py)."""
+    version, path, entry = pex_cli_pin()
+    return [
+        f"--pex-cli-version={version}",
+        f"--pex-cli-url-template=file://{path}",
+        f"--pex-cli-known-versions=['{version}|linux_x86_64|{entry}', '{version}|linux_arm64|{entry}']",
+        f"--python-bootstrap-search-path={PYTHON_SEARCH_PATH!r}",
+    ]
 
 
 def package_graph(rule_runner: RuleRunner) -> RpmPackageGraph:

@@ -174,6 +174,17 @@ class ToolchainRemoveFilesField(StringSequenceField):
     )
 
 
+class ToolchainRootFilesField(DictStringToStringField):
+    alias = "root_files"
+    help = help_text(
+        """
+        For a bootstrap stage: files written into the root after the seed is installed, as
+        `{"/absolute/path": "content"}`, to configure the seed's tools as the target
+        distribution's are, e.g. `{"/root/.pydistutils.cfg": "[install]\\ninstall-layout=deb\\n"}`.
+        """
+    )
+
+
 class ToolchainMacroFilesField(MultipleSourcesField):
     alias = "macro_files"
     help = help_text(
@@ -211,6 +222,7 @@ class ToolchainStageTarget(Target):
         ToolchainRpmPlatformField,
         ToolchainBinShField,
         ToolchainRemoveFilesField,
+        ToolchainRootFilesField,
         ToolchainMacroFilesField,
         ToolchainOutputPathField,
     )
@@ -242,7 +254,12 @@ class ToolchainStageTarget(Target):
             )
         seed_only = [
             f.alias
-            for f in (ToolchainRpmPlatformField, ToolchainBinShField, ToolchainRemoveFilesField)
+            for f in (
+                ToolchainRpmPlatformField,
+                ToolchainBinShField,
+                ToolchainRemoveFilesField,
+                ToolchainRootFilesField,
+            )
             if self[f].value
         ]
         if has_base and seed_only:
@@ -250,6 +267,13 @@ class ToolchainStageTarget(Target):
                 f"The toolchain_stage {self.address} has a `base` and {', '.join(seed_only)}: "
                 "they configure a root as it is made from its seed; set them on the bootstrap "
                 "stage."
+            )
+        paths = [*(self[ToolchainRemoveFilesField].value or ()), *(self[ToolchainRootFilesField].value or {})]
+        relative = [p for p in paths if not p.startswith("/") or ".." in p.split("/")]
+        if relative:
+            raise InvalidTargetException(
+                f"The toolchain_stage {self.address} names files of its root by paths that are "
+                f"not absolute: {', '.join(relative)}. Write them as in the root, e.g. /etc/x."
             )
         if has_seed and self[ToolchainMacroFilesField].value:
             raise InvalidTargetException(

@@ -81,6 +81,7 @@ BuildRequires: zlib-devel
 BuildRequires: libz.so.1()(64bit)
 BuildRequires: perl(File::Spec)
 BuildRequires: /usr/bin/pkg-config
+BuildRequires: python3dist(setuptools)
 %description
 Says hello, through zlib.
 %package devel

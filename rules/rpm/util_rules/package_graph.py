@@ -124,11 +124,11 @@ class RpmPackageGraph:
             FrozenDict(sorted(builders.items())),
         )
 
-    def by_convention(self, requirement: RpmDependency) -> Provider | None:
+    def by_convention(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
         """The target package that a capability rpm generates from files (`perl(Foo::Bar)`)
-        conventionally comes with (see naming.py), if a target builds one."""
+        conventionally comes with (see naming.py), if another target builds one."""
         for name in conventional_packages(requirement.name):
-            if name in self.builders:
+            if self.builders.get(name, requirer) != requirer:
                 return Provider(self.builders[name], name)
         return None
 
@@ -136,7 +136,7 @@ class RpmPackageGraph:
         """The one target package that provides `requirement`, or None for the environment."""
         found = self.providers.get(requirement.name, ())
         if not found:
-            return self.by_convention(requirement)
+            return self.by_convention(requirement, requirer)
         if len({p.address for p in found}) > 1:
             listed = " and ".join(
                 f"{p.address} ({self.infos[p.address].spec_path}, package {p.package})"

@@ -9,6 +9,7 @@
 #   files/rpm_platform.tsv   NAME<TAB>VALUE macros for rpm's platform file (may be empty)
 #   files/provides.txt       capabilities named by hand (the stage's `provides`)
 #   files/remove.txt         files of the seed to remove (the stage's `remove_files`)
+#   files/root/              files to write into the root (the stage's `root_files`)
 #   files/reproducible.spec  `%global` lines that make rpmbuild's output reproducible
 #   root_provides.sh         prints the capabilities found in the root
 #   KEEL_BIN_SH              a shell to link /bin/sh to, or empty
@@ -57,6 +58,10 @@ while read -r path; do
     *) echo "keel: remove_files takes absolute paths in the root, not $path" >&2; exit 1 ;;
   esac
 done < files/remove.txt
+
+if [ -d files/root ]; then
+  cp -r --no-preserve=ownership files/root/. "$root/"
+fi
 
 # What the seed provides: found in the root, plus the names given by hand. Capabilities rpm
 # cannot take as a dependency name (spaces, macros) are left out.

@@ -60,7 +60,7 @@ done
   # which names none, so it is shown them through a link at such a path.
   if [ -x /usr/bin/python3 ] && python3 -c 'import packaging' 2>/dev/null; then
     version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-    view="$tmp/python"
+    view="$tmp/view"
     mkdir -p "$view/python$version"
     for site in /usr/lib/python3/dist-packages /usr/lib/python$version/site-packages; do
       [ -d "$site" ] || continue

@@ -180,6 +180,7 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
                 ),
                 FileContent("files/provides.txt", "".join(f"{p}\n" for p in stage.provides).encode()),
                 FileContent("files/remove.txt", "".join(f"{p}\n" for p in stage.remove_files).encode()),
+                *(FileContent(f"files/root{path}", content.encode()) for path, content in sorted(stage.root_files.items())),
                 FileContent("files/reproducible.spec", _spec_globals(REPRODUCIBLE_MACROS)),
             ]
         ),

@@ -31,6 +31,7 @@ from rules.toolchain.target_types import (
     ToolchainPackagesField,
     ToolchainProvidesField,
     ToolchainRemoveFilesField,
+    ToolchainRootFilesField,
     ToolchainRpmPlatformField,
     ToolchainRunCheckField,
     ToolchainSeedField,
@@ -53,6 +54,7 @@ class ToolchainStage:
     rpm_platform: FrozenDict[str, str]
     bin_sh: str | None
     remove_files: tuple[str, ...]
+    root_files: FrozenDict[str, str]
 
     def index_of(self, address: Address) -> int | None:
         return self.packages.index(address) if address in self.packages else None
@@ -136,6 +138,7 @@ async def _resolve_stage(target: Target) -> ToolchainStage:
         rpm_platform=FrozenDict(target[ToolchainRpmPlatformField].value or {}),
         bin_sh=target[ToolchainBinShField].value,
         remove_files=tuple(target[ToolchainRemoveFilesField].value or ()),
+        root_files=FrozenDict(target[ToolchainRootFilesField].value or {}),
     )
 
 
