@@ -180,7 +180,7 @@ class ToolchainRootFilesField(DictStringToStringField):
         """
         For a bootstrap stage: files written into the root after the seed is installed, as
         `{"/absolute/path": "content"}`, to configure the seed's tools as the target
-        distribution's are, e.g. `{"/root/.pydistutils.cfg": "[install]\\ninstall-layout=deb\\n"}`.
+        distribution's are, e.g. `{"/root/.pydistutils.cfg": "[install]\\nprefix=/usr\\n"}`.
         """
     )
 

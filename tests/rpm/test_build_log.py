@@ -66,3 +66,4 @@ def test_failures_are_classified() -> None:
     assert classify_log("error: Architecture is not included: x86_64\n") == (WRONG_ARCH, "")
     unexpanded_command = "+ %cmake3 -DX=ON\n/var/tmp/rpm-tmp.1: line 41: fg: no job control\nerror: Bad exit status from /var/tmp/rpm-tmp.1 (%build)\n"
     assert classify_log(unexpanded_command) == (UNDEFINED_MACRO, "cmake3")
+    assert classify_log("+ '%{pyproject_wheel}'\nline 40: fg: no job control\n") == (UNDEFINED_MACRO, "pyproject_wheel")

@@ -58,7 +58,7 @@ _NEEDED = re.compile(r"^\s+(.+?) is needed by ")
 # rpm's own messages: "Bad exit status from ... (%build)".)
 _UNEXPANDED = re.compile(r"%\{[?!]?([A-Za-z_]\w*)[}:]")
 # A build script's trace of a command that is a macro rpm left as it was: `+ %cmake3 -DX=ON`.
-_UNEXPANDED_COMMAND = re.compile(r"^\+ %\{?([A-Za-z_]\w*)")
+_UNEXPANDED_COMMAND = re.compile(r"^\+ '?%\{?([A-Za-z_]\w*)")
 
 
 class RpmCompatSubsystem(GoalSubsystem):

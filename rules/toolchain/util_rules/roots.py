@@ -1,9 +1,9 @@
 """The root of each toolchain stage, as an archive, its manifest, and what it provides.
 
 bootstrap (a `seed`): the locked packages, fetched by sha256, made into a root by mmdebstrap;
-its rpm configured as the stage asks (`rpm_platform`, `bin_sh`), and a virtual package in its rpm
-database that provides what the seed supplies, found in the root (scripts/root_provides.sh) and
-named by hand (`provides`).
+its tools configured as the stage asks (`rpm_platform`, `bin_sh`, `remove_files`, `root_files`),
+and a virtual package in its rpm database that provides what the seed supplies, found in the root
+(scripts/root_provides.sh) and named by hand (`provides`).
 
 a stage with a `base`: its `packages` built one by one (each in the base root plus the RPMs of
 those before it, see build_root.py) or taken from its `prebuilt` RPMs, then all installed with
@@ -180,7 +180,10 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
                 ),
                 FileContent("files/provides.txt", "".join(f"{p}\n" for p in stage.provides).encode()),
                 FileContent("files/remove.txt", "".join(f"{p}\n" for p in stage.remove_files).encode()),
-                *(FileContent(f"files/root{path}", content.encode()) for path, content in sorted(stage.root_files.items())),
+                *(
+                    FileContent(f"files/root{path}", content.encode())
+                    for path, content in sorted(stage.root_files.items())
+                ),
                 FileContent("files/reproducible.spec", _spec_globals(REPRODUCIBLE_MACROS)),
             ]
         ),
