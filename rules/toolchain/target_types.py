@@ -55,10 +55,16 @@ class ToolchainProvidesField(StringSequenceField):
     alias = "provides"
     help = help_text(
         """
-        RPM capabilities the seed supplies, e.g. `["gcc", "make", "glibc-devel"]`, for
-        `BuildRequires` written with RPM distribution names. Every seed package's own name is
-        provided too. They are recorded in the root's rpm database by a generated virtual
-        package, so rpmbuild checks `BuildRequires` without `--nodeps`.
+        RPM capabilities the seed supplies under names that nothing in the root gives them,
+        e.g. `["gcc-c++", "perl-interpreter", "glibc-devel"]`, for `BuildRequires` written with
+        an RPM distribution's names.
+
+        What the seed holds is also found in the root when it is made, with rpm's own
+        dependency generators and RPM distributions' naming conventions: sonames, pkg-config
+        files, perl modules, python distributions, executables' paths, every package's name and
+        its `-dev` packages as `-devel`. All of it is recorded in the root's rpm database by a
+        generated package (`keel-seed-provides`), so rpmbuild checks `BuildRequires` without
+        `--nodeps`; `./pants package` on the stage writes the list (`capabilities.txt`).
         """
     )
 
@@ -200,8 +206,8 @@ class ToolchainOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
         """
-        A directory under `dist/` for the stage's root archive and manifest. Default:
-        `toolchain/NAME/`, e.g. `dist/toolchain/official/root.tar.zst` and `manifest.json`.
+        A directory under `dist/` for the stage's root archive, manifest and capabilities.
+        Default: `toolchain/NAME/`, e.g. `dist/toolchain/official/root.tar.zst`.
         """
     )
 

@@ -35,47 +35,45 @@ def _stage_packages(stages: AllToolchainStages, address: Address) -> frozenset[A
     return frozenset(a for stage in stages.chain(address) for a in stage.packages)
 
 
-def _root_stage(stages: AllToolchainStages, target_stage: TargetStage) -> Address:
-    """The stage whose root the package is read and built in."""
-    if not target_stage.listed:
-        return target_stage.stage
-    base = stages.get(target_stage.stage).base
-    assert base is not None  # a stage with a seed has no packages (target validation)
-    return base
+async def _target_root(address: Address) -> tuple[AllToolchainStages, TargetStage, StageRoot]:
+    """The stages, the stage the package belongs to, and the root it is read and built in: the
+    stage's own for a package built in it, the stage's base for one of its `packages`."""
+    stages, target_stage = await MultiGet(
+        Get(AllToolchainStages), Get(TargetStage, TargetStageRequest(address))
+    )
+    root_stage = target_stage.stage
+    if target_stage.listed:
+        base = stages.get(target_stage.stage).base
+        assert base is not None  # a stage with a seed has no packages (target validation)
+        root_stage = base
+    return stages, target_stage, await Get(StageRoot, StageRootRequest(root_stage))
 
 
 @rule(desc="Choose the root a spec is read in", level=LogLevel.DEBUG)
 async def spec_root(request: SpecRootRequest) -> SpecRoot:
-    stages, target_stage = await MultiGet(
-        Get(AllToolchainStages), Get(TargetStage, TargetStageRequest(request.address))
-    )
-    root_stage = _root_stage(stages, target_stage)
-    root = await Get(StageRoot, StageRootRequest(root_stage))
+    stages, target_stage, root = await _target_root(request.address)
     return SpecRoot(
         archive=root.archive,
-        description=f"the root of {root_stage}",
+        description=f"the root of {root.address}",
         defines=stage_defines(stages, target_stage.stage),
         capabilities=root.capabilities,
-        env=stage_build_env(stages, root_stage),
+        env=stage_build_env(stages, root.address),
     )
 
 
 @rule(desc="Choose the build root of a package", level=LogLevel.DEBUG)
 async def build_root(request: BuildRootRequest) -> BuildRoot:
-    stages, target_stage = await MultiGet(
-        Get(AllToolchainStages), Get(TargetStage, TargetStageRequest(request.address))
-    )
-    root_stage = _root_stage(stages, target_stage)
-    root = await Get(StageRoot, StageRootRequest(root_stage))
+    stages, target_stage, root = await _target_root(request.address)
+    env = stage_build_env(stages, root.address)
     if not target_stage.listed:
         return BuildRoot(
             archive=root.archive,
-            description=f"the root of {root_stage}",
+            description=f"the root of {root.address}",
             preinstalled=EMPTY_DIGEST,
-            in_root=_stage_packages(stages, root_stage),
+            in_root=_stage_packages(stages, root.address),
             stage=None,
             run_check=stages.get(target_stage.stage).run_check,
-            env=stage_build_env(stages, root_stage),
+            env=env,
         )
     owner = stages.get(target_stage.stage)
     earlier = owner.packages[: owner.index_of(request.address)]
@@ -84,12 +82,12 @@ async def build_root(request: BuildRootRequest) -> BuildRoot:
     )
     return BuildRoot(
         archive=root.archive,
-        description=f"the root of {root_stage} with the {len(earlier)} packages before it in {owner.address}",
+        description=f"the root of {root.address} with the {len(earlier)} packages before it in {owner.address}",
         preinstalled=await Get(Digest, MergeDigests(b.digest for b in before)),
-        in_root=frozenset(earlier) | _stage_packages(stages, root_stage),
+        in_root=frozenset(earlier) | _stage_packages(stages, root.address),
         stage=owner.address,
         run_check=owner.run_check,
-        env=stage_build_env(stages, root_stage),
+        env=env,
     )
 
 
