@@ -69,7 +69,11 @@ case "${1:-}" in
     done < "$lock"
     if [ "${#missing[@]}" -gt 0 ]; then
       update
-      download "${missing[@]}" || true
+      # One version apt no longer has fails the whole batch: then ask for each package alone,
+      # so the error below names only the packages that are really gone.
+      if ! download "${missing[@]}"; then
+        for package in "${missing[@]}"; do download "$package" 2>/dev/null || true; done
+      fi
     fi
     problems=()
     while IFS=$'\t' read -r name version arch filename sum size; do
