@@ -12,6 +12,7 @@ from __future__ import annotations
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     BoolField,
+    Dependencies,
     DictStringToStringField,
     InvalidTargetException,
     MultipleSourcesField,
@@ -86,6 +87,17 @@ class ToolchainPackagesField(SpecialCasedDependencies):
         `rpm_package` targets built by this stage, in order: each is built inside the base root
         plus the RPMs of the packages before it, so a package must come after those it
         `BuildRequires`. All of them are then installed with rpm into the stage's root.
+        """
+    )
+
+
+class ToolchainDependenciesField(Dependencies):
+    help = help_text(
+        """
+        Inferred: the stage's `base` and its `packages`, so `./pants dependencies`,
+        `dependents` and `--changed-dependents` follow a toolchain change to every package built
+        with it (each `rpm_package` depends on the stage whose root it is built in). Add other
+        targets here only to make them part of the graph; they do not enter the root.
         """
     )
 
@@ -207,7 +219,8 @@ class ToolchainOutputPathField(StringField):
     help = help_text(
         """
         A directory under `dist/` for the stage's root archive, manifest and capabilities.
-        Default: `toolchain/NAME/`, e.g. `dist/toolchain/official/root.tar.zst`.
+        Default: the target's directory and name, e.g. `dist/toolchain/official/root.tar.zst`
+        for `toolchain:official`, `dist/toolchain/azl/bootstrap/` for `toolchain/azl:bootstrap`.
         """
     )
 
@@ -221,6 +234,7 @@ class ToolchainStageTarget(Target):
         ToolchainProvidesField,
         ToolchainBaseField,
         ToolchainPackagesField,
+        ToolchainDependenciesField,
         ToolchainPrebuiltField,
         ToolchainDefinesField,
         ToolchainBuildEnvField,

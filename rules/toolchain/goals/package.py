@@ -30,7 +30,10 @@ class ToolchainStageFieldSet(PackageFieldSet):
 @rule(desc="Package a toolchain stage", level=LogLevel.DEBUG)
 async def package_toolchain_stage(field_set: ToolchainStageFieldSet) -> BuiltPackage:
     root = await Get(StageRoot, StageRootRequest(field_set.address))
-    directory = field_set.output_path.value or os.path.join("toolchain", field_set.address.target_name)
+    # The target's directory and name: toolchain:official -> toolchain/official, and stages of
+    # the same name in other directories (toolchain/azl:bootstrap) do not overwrite each other.
+    address = field_set.address
+    directory = field_set.output_path.value or os.path.join(address.spec_path, address.target_name)
     listing = "".join(f"{c}\n" for c in sorted(root.capabilities))
     manifest = await Get(
         Digest,
