@@ -4,7 +4,8 @@ Reading order: target_types, util_rules/image_root (packages resolved and instal
 util_rules/layout (GPT, sizes, derived ids), util_rules/disk (filesystems, raw disk, formats),
 goals/package.
 """
-from rules.image.goals import package
+from rules.image import dependency_inference
+from rules.image.goals import graph, package
 from rules.image.target_types import ContainerImageTarget, DiskImageTarget, IsoImageTarget
 from rules.image.util_rules import container, disk, image_root, iso
 from rules.rpm import register as rpm
@@ -15,4 +16,4 @@ def target_types():
 
 
 def rules():
-    return [*rpm.rules(), *image_root.rules(), *disk.rules(), *container.rules(), *iso.rules(), *package.rules()]
+    return [*rpm.rules(), *image_root.rules(), *disk.rules(), *container.rules(), *iso.rules(), *package.rules(), *dependency_inference.rules(), *graph.rules()]

@@ -6,20 +6,25 @@ and a system made of `packages`, a `hostname` and a `kernel_cmdline`.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
 
 from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    AsyncFieldMixin,
     BoolField,
+    Dependencies,
     DictStringToStringField,
     Field,
     InvalidFieldException,
     InvalidFieldTypeException,
+    SecondaryOwnerMixin,
     StringField,
     StringSequenceField,
     Target,
 )
+from pants.source.filespec import Filespec
 from pants.util.frozendict import FrozenDict
 from pants.util.strutil import help_text
 
@@ -178,7 +183,13 @@ class DiskImageGroupsField(Field):
         return _dicts_of_strings(cls.alias, raw_value, address, required=("name", "gid"))
 
 
-class DiskImagePostInstallField(StringSequenceField):
+def _workspace_files(address: Address, paths: Iterable[str]) -> Filespec:
+    """Files named relative to the BUILD file, as a filespec: they become secondary sources of
+    the image, so file arguments and `--changed-since` select it."""
+    return {"includes": [os.path.join(address.spec_path, p) for p in paths]}
+
+
+class DiskImagePostInstallField(StringSequenceField, AsyncFieldMixin, SecondaryOwnerMixin):
     alias = "post_install"
     help = help_text(
         """
@@ -188,8 +199,12 @@ class DiskImagePostInstallField(StringSequenceField):
         """
     )
 
+    @property
+    def filespec(self) -> Filespec:
+        return _workspace_files(self.address, self.value or ())
 
-class DiskImageFilesField(DictStringToStringField):
+
+class DiskImageFilesField(DictStringToStringField, AsyncFieldMixin, SecondaryOwnerMixin):
     alias = "files"
     help = help_text(
         """
@@ -198,6 +213,10 @@ class DiskImageFilesField(DictStringToStringField):
         `post_install`.
         """
     )
+
+    @property
+    def filespec(self) -> Filespec:
+        return _workspace_files(self.address, (self.value or {}).values())
 
 
 def _dicts_of_strings(alias: str, raw_value: Any, address: Address, required: tuple[str, ...]):
@@ -217,9 +236,21 @@ def _dicts_of_strings(alias: str, raw_value: Any, address: Address, required: tu
     return tuple(FrozenDict(d) for d in raw_value)
 
 
+class ImageDependenciesField(Dependencies):
+    help = help_text(
+        """
+        Inferred: the `rpm_package` targets whose packages `packages` names (a package name
+        resolves as builds resolve it: two targets providing it is an error) and the
+        toolchain_stage images are assembled in (`[image].toolchain`). With them,
+        `./pants dependencies`, `dependents` and `--changed-dependents` see spec -> RPM -> image.
+        """
+    )
+
+
 # What every image kind holds: a system of packages, accounts, files and scripts.
 SYSTEM_FIELDS = (
     DiskImagePackagesField,
+    ImageDependenciesField,
     DiskImageHostnameField,
     DiskImageRpmDbField,
     DiskImageUsersField,

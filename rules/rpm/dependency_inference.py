@@ -1,4 +1,5 @@
-"""BuildRequires and Requires become dependencies on the targets that provide them."""
+"""BuildRequires and Requires become dependencies on the targets that provide them, and every
+rpm_package depends on the toolchain stage whose root it is built in."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +12,7 @@ from pants.util.logging import LogLevel
 
 from rules.rpm.target_types import RpmSourcesField
 from rules.rpm.util_rules.package_graph import RpmPackageGraph, TargetPackageGraphRequest
+from rules.toolchain.util_rules.stages import TargetStage, TargetStageRequest
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +31,13 @@ class InferRpmDependencies(InferDependenciesRequest):
 @rule(desc="Infer rpm_package dependencies from BuildRequires and Requires", level=LogLevel.DEBUG)
 async def infer_rpm_dependencies(request: InferRpmDependencies) -> InferredDependencies:
     address = request.field_set.address
+    stage = await Get(TargetStage, TargetStageRequest(address))
     graph = await Get(RpmPackageGraph, TargetPackageGraphRequest(address))
     if address in graph.unreadable:
         # Building it gives the error; listing dependencies of a workspace goes on.
         logger.warning(graph.unreadable[address])
-        return InferredDependencies([])
-    return InferredDependencies(graph.dependencies(address))
+        return InferredDependencies([stage.root_stage])
+    return InferredDependencies([stage.root_stage, *graph.dependencies(address)])
 
 
 def rules():

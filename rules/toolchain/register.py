@@ -6,6 +6,7 @@ its packages), util_rules/roots (bootstrap root, serial builds, worker root), ut
 """
 from rules.core import zstd
 from rules.sandbox import root
+from rules.toolchain import dependency_inference
 from rules.toolchain.goals import lock, package
 from rules.toolchain.target_types import ToolchainStageTarget
 from rules.toolchain.util_rules import build_root, roots, seed, stages
@@ -25,4 +26,5 @@ def rules():
         *build_root.rules(),
         *package.rules(),
         *lock.rules(),
+        *dependency_inference.rules(),
     ]

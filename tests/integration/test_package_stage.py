@@ -142,9 +142,11 @@ def test_builds_link_against_built_libraries_and_are_reproducible(tmp_path: Path
 
 def test_package_graph_goals(tmp_path: Path) -> None:
     ws = Workspace(tmp_path, FILES)
+    # Its BuildRequires and Requires, and the toolchain stage whose root it is built in.
     assert ws.pants("dependencies", "specs/hello").stdout.split() == [
         "specs/hello-data:hello-data",
         "specs/libhi:libhi",
+        "toolchain:official",
     ]
     assert ws.pants("dependents", "specs/libhi").stdout.split() == ["specs/hello:hello"]
     requires = ws.pants("rpm-requires", "specs/hello").stdout

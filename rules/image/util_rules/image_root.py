@@ -6,6 +6,7 @@ address: images that share packages and settings share one root, computed once.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,13 @@ from rules.image.subsystems import ImageSubsystem
 from rules.image.util_rules.accounts import Accounts
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
-from rules.rpm.util_rules.package_graph import Provider, RpmPackageGraph, RpmPackageGraphRequest
+from rules.rpm.util_rules.package_graph import (
+    AmbiguousProviderError,
+    Provider,
+    RpmPackageGraph,
+    RpmPackageGraphRequest,
+    closure,
+)
 from rules.sandbox.root import InRootProcess, RootArchive
 from rules.toolchain.util_rules.roots import StageRoot, StageRootRequest
 
@@ -90,22 +97,32 @@ class RpmHeaders:
     # name, version, release, arch, license
     tags: FrozenDict[str, tuple[str, str, str, str, str]]
 
-    def install_closure(self, chosen: set[str]) -> set[str]:
+    def install_closure(self, chosen: set[str], target_of: dict[str, Address]) -> set[str]:
         """`chosen` plus the RPMs that provide what they require, transitively. What none
-        provides (the C library of a seed, /bin/sh) is left to the image's other content."""
-        by_capability: dict[str, str] = {}
+        provides (the C library of a seed, /bin/sh) is left to the image's other content; what
+        RPMs of two targets provide is an error, as in the package graph."""
+        by_capability: dict[str, list[str]] = defaultdict(list)
         for rpm_file in sorted(self.provides):
             for capability in self.provides[rpm_file]:
-                by_capability.setdefault(capability, rpm_file)
-        result = set(chosen)
-        pending = sorted(chosen)
-        while pending:
-            for requirement in self.requires.get(pending.pop(), ()):
-                provider = by_capability.get(requirement)
-                if provider and provider not in result:
-                    result.add(provider)
-                    pending.append(provider)
-        return result
+                by_capability[capability].append(rpm_file)
+
+        def providers(rpm_file: str) -> list[str]:
+            found = []
+            for requirement in self.requires.get(rpm_file, ()):
+                candidates = by_capability.get(requirement, [])
+                if not candidates or any(c in chosen for c in candidates):
+                    continue
+                targets = sorted({target_of[c] for c in candidates})
+                if len(targets) > 1:
+                    raise AmbiguousProviderError(
+                        f"{rpm_file} requires `{requirement}`, which RPMs of two targets provide: "
+                        + " and ".join(f"{t} ({', '.join(c for c in candidates if target_of[c] == t)})" for t in targets)
+                        + ". Name the one the image should hold in its `packages`."
+                    )
+                found.append(candidates[0])
+            return found
+
+        return set(closure(sorted(chosen), providers))
 
 
 @rule(desc="Read RPM headers", level=LogLevel.DEBUG)
@@ -148,10 +165,24 @@ def _is_address(entry: str) -> bool:
     return "/" in entry or ":" in entry
 
 
-@rule(desc="Resolve an image's packages", level=LogLevel.DEBUG)
-async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> ImagePackages:
-    # Images hold packages built in the default toolchain (`[rpm].toolchain`): names resolve
-    # among them.
+@dataclass(frozen=True)
+class ImagePackageRootsRequest:
+    address: Address
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImagePackageRoots:
+    """What an image's `packages` field names: binary packages of rpm_package targets, in the
+    package graph of `[rpm].toolchain` (images hold packages built in the default toolchain)."""
+
+    graph: RpmPackageGraph
+    toolchain: Address
+    roots: tuple[Provider, ...]
+
+
+@rule(desc="Resolve the packages an image names", level=LogLevel.DEBUG)
+async def image_package_roots(request: ImagePackageRootsRequest, rpm: RpmSubsystem) -> ImagePackageRoots:
     toolchain = await Get(
         Addresses,
         UnparsedAddressInputs([rpm.toolchain], owning_address=None, description_of_origin="`[rpm].toolchain`"),
@@ -177,16 +208,24 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
                     "images take their packages from."
                 )
             roots.extend(Provider(address, p.name) for p in graph.infos[address].packages)
+    origin = f"The `packages` field of {request.address}"
     for name in (e for e in request.packages if not _is_address(e)):
-        providers = graph.providers.get(name, ())
-        if not providers:
+        provider = graph.provider_of(name, origin)
+        if provider is None:
             raise ImagePackagesError(
-                f"The `packages` field of {request.address} lists {name!r}, but no rpm_package "
+                f"{origin} lists {name!r}, but no rpm_package "
                 "builds or provides it. Check the name (`./pants list ::` shows the targets), or "
                 "add a spec that provides it."
             )
-        roots.append(providers[0])
-    closure, unresolved = graph.install_closure(tuple(roots))
+        roots.append(provider)
+    return ImagePackageRoots(graph, toolchain[0], tuple(roots))
+
+
+@rule(desc="Resolve an image's packages", level=LogLevel.DEBUG)
+async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> ImagePackages:
+    named = await Get(ImagePackageRoots, ImagePackageRootsRequest(request.address, request.packages))
+    graph, roots = named.graph, named.roots
+    packages, unresolved = graph.install_closure(tuple(roots))
     if unresolved:
         listed = "; ".join(f"{p.package} ({p.address}) Requires {r}" for p, r in unresolved)
         raise ImagePackagesError(
@@ -196,14 +235,7 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
     # Requirements rpm generated from the built files (a linked library's soname) are only in
     # the RPM headers. A library a package links comes from a target it depends on, so the
     # candidates are the RPMs of every target the closure depends on, transitively.
-    candidates: set[Address] = set()
-    pending = [p.address for p in closure]
-    while pending:
-        address = pending.pop()
-        if address not in candidates:
-            candidates.add(address)
-            pending.extend(graph.dependencies(address))
-    addresses = sorted(candidates)
+    addresses = graph.reachable_targets(p.address for p in packages)
     built = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in addresses)
     # Every RPM an image needed is in the build report too, not only the ones packaged by name
     # (those write no file to dist/ here: no outputs).
@@ -212,8 +244,8 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
     )
     all_rpms = await Get(Digest, MergeDigests(b.digest for b in built))
     headers = await Get(RpmHeaders, RpmHeadersRequest(all_rpms, tuple(f for b in built for f in b.rpms)))
-    chosen = {f"RPMS/{graph.infos[p.address].package(p.package).filename}" for p in closure}
-    files = tuple(sorted(headers.install_closure(chosen)))
+    chosen = {f"RPMS/{graph.infos[p.address].package(p.package).filename}" for p in packages}
+    files = tuple(sorted(headers.install_closure(chosen, {f: b.address for b in built for f in b.rpms})))
     digest = await Get(Digest, DigestSubset(all_rpms, PathGlobs(list(files))))
     by_file = {f: b for b in built for f in b.rpms}
     epoch = max(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Callable, Iterable, TypeVar
 
 from pants.engine.addresses import Address, Addresses
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -58,12 +59,29 @@ class Provider:
         return f"{self.package} ({self.address})"
 
 
+T = TypeVar("T")
+
+
+def closure(roots: Iterable[T], successors: Callable[[T], Iterable[T]]) -> tuple[T, ...]:
+    """`roots` and everything `successors` reaches from them, each once, in the order first
+    reached. The one walk behind build closures, install closures and an image's candidate
+    targets and RPM files: Requires cycles are normal in a distribution and end the walk, not it."""
+    seen: dict[T, None] = {}
+    pending = list(roots)
+    while pending:
+        node = pending.pop(0)
+        if node in seen:
+            continue
+        seen[node] = None
+        pending.extend(s for s in successors(node) if s not in seen)
+    return tuple(seen)
+
+
 @dataclass(frozen=True)
 class BuildClosure:
-    """What to install for a build: packages from targets, and BuildRequires left to the host."""
+    """What to install for a build: binary packages of targets (the rest is the root's)."""
 
     packages: tuple[Provider, ...]
-    from_environment: tuple[RpmDependency, ...]
 
 
 @dataclass(frozen=True)
@@ -132,22 +150,27 @@ class RpmPackageGraph:
                 return Provider(self.builders[name], name)
         return None
 
-    def resolve(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
-        """The one target package that provides `requirement`, or None for the environment."""
-        found = self.providers.get(requirement.name, ())
-        if not found:
-            return self.by_convention(requirement, requirer)
+    def provider_of(self, capability: str, origin: str, wanted: str | None = None) -> Provider | None:
+        """The one target package that provides `capability` by name (its own or a Provides),
+        or None. Two targets providing it is an error, for builds and images alike: never a
+        silent first pick. `origin` says who asks and `wanted` what (default: the name), for
+        that error."""
+        found = self.providers.get(capability, ())
         if len({p.address for p in found}) > 1:
             listed = " and ".join(
                 f"{p.address} ({self.infos[p.address].spec_path}, package {p.package})"
                 for p in found
             )
             raise AmbiguousProviderError(
-                f"{self.infos[requirer].spec_path}: `{requirement}` "
-                f"is provided by two targets: {listed}. Keep one Provides, or make the spec "
-                "require a package name instead of the shared capability."
+                f"{origin}: `{wanted or capability}` is provided by two targets: {listed}. Keep one "
+                "Provides, or require a package name instead of the shared capability."
             )
         return found[0] if found else None
+
+    def resolve(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
+        """The one target package that provides `requirement`, or None for the environment."""
+        found = self.provider_of(requirement.name, self.infos[requirer].spec_path, str(requirement))
+        return found if found is not None else self.by_convention(requirement, requirer)
 
     def requirements(self, address: Address) -> tuple[RpmDependency, ...]:
         """Every BuildRequires and Requires of a target's spec, in spec order."""
@@ -167,59 +190,41 @@ class RpmPackageGraph:
         found.discard(address)
         return tuple(sorted(found))
 
+    def required_packages(self, provider: Provider) -> tuple[Provider, ...]:
+        """The target packages a binary package Requires (what no target provides is left to
+        the root, or reported by install_closure)."""
+        requires = self.infos[provider.address].package(provider.package).requires
+        return tuple(found for r in requires if (found := self.resolve(r, provider.address)) is not None)
+
     def build_closure(self, address: Address) -> BuildClosure:
         """Packages to install before building `address`: the providers of its BuildRequires and
         every package of its explicit dependencies, then everything those Require, transitively."""
         info = self.info(address)
-        wanted: list[Provider] = []
-        from_environment: list[RpmDependency] = []
-        for requirement in info.build_requires:
-            provider = self.resolve(requirement, address)
-            if provider is None:
-                from_environment.append(requirement)
-            else:
-                wanted.append(provider)
+        wanted = [p for r in info.build_requires if (p := self.resolve(r, address)) is not None]
         for dep in self.explicit.get(address, ()):
             wanted.extend(Provider(dep, pkg.name) for pkg in self.info(dep).packages)
-
-        closure: dict[Provider, None] = {}
-        while wanted:
-            provider = wanted.pop(0)
-            if provider in closure:
-                continue
-            closure[provider] = None
-            pkg = self.infos[provider.address].package(provider.package)
-            for requirement in pkg.requires:
-                found = self.resolve(requirement, provider.address)
-                if found is not None and found not in closure:
-                    wanted.append(found)
-        return BuildClosure(
-            tuple(sorted(closure, key=str)), tuple(dict.fromkeys(from_environment))
-        )
+        return BuildClosure(tuple(sorted(closure(wanted, self.required_packages), key=str)))
 
     def install_closure(
         self, roots: tuple[Provider, ...]
     ) -> tuple[tuple[Provider, ...], tuple[tuple[Provider, RpmDependency], ...]]:
         """`roots` and every package they Require, transitively, as far as targets provide them;
         and the Requires by name that no target provides. Requirements rpm generates from files
-        (sonames like `libc.so.6()(64bit)`, paths, `rpmlib(...)`) are not looked at."""
-        closure: dict[Provider, None] = {}
-        unresolved: dict[tuple[Provider, RpmDependency], None] = {}
-        wanted = list(roots)
-        while wanted:
-            provider = wanted.pop(0)
-            if provider in closure:
-                continue
-            closure[provider] = None
-            for requirement in self.infos[provider.address].package(provider.package).requires:
-                if requirement.is_rpmlib or "(" in requirement.name or requirement.name.startswith("/"):
-                    continue
-                found = self.resolve(requirement, provider.address)
-                if found is None:
-                    unresolved[(provider, requirement)] = None
-                elif found not in closure:
-                    wanted.append(found)
-        return tuple(sorted(closure, key=str)), tuple(unresolved)
+        (sonames like `libc.so.6()(64bit)`, paths, `rpmlib(...)`) and rich ones (`(a or b)`) are
+        left to the RPM headers (see image_root.py)."""
+        packages = closure(roots, self.required_packages)
+        unresolved = tuple(
+            (p, r)
+            for p in packages
+            for r in self.infos[p.address].package(p.package).requires
+            if not (r.is_rpmlib or "(" in r.name or r.name.startswith("/"))
+            and self.resolve(r, p.address) is None
+        )
+        return tuple(sorted(packages, key=str)), tuple(dict.fromkeys(unresolved))
+
+    def reachable_targets(self, addresses: Iterable[Address]) -> tuple[Address, ...]:
+        """`addresses` and every target they depend on, transitively, sorted."""
+        return tuple(sorted(closure(addresses, self.dependencies)))
 
     def build_order_dependencies(self, address: Address) -> tuple[Address, ...]:
         """Targets whose RPMs must be built before this one."""

@@ -41,12 +41,7 @@ async def _target_root(address: Address) -> tuple[AllToolchainStages, TargetStag
     stages, target_stage = await MultiGet(
         Get(AllToolchainStages), Get(TargetStage, TargetStageRequest(address))
     )
-    root_stage = target_stage.stage
-    if target_stage.listed:
-        base = stages.get(target_stage.stage).base
-        assert base is not None  # a stage with a seed has no packages (target validation)
-        root_stage = base
-    return stages, target_stage, await Get(StageRoot, StageRootRequest(root_stage))
+    return stages, target_stage, await Get(StageRoot, StageRootRequest(target_stage.root_stage))
 
 
 @rule(desc="Choose the root a spec is read in", level=LogLevel.DEBUG)

@@ -195,6 +195,9 @@ class TargetStage:
     # True: listed in the stage's `packages` (built by it, in its base root); False: built in
     # the stage's root.
     listed: bool
+    # The stage whose root the package is read and built in: `stage` itself, or for a package
+    # the stage lists, the stage's base.
+    root_stage: Address
 
 
 def _toolchain_of(target: Target, rpm: RpmSubsystem) -> UnparsedAddressInputs:
@@ -217,12 +220,13 @@ async def target_stage(request: TargetStageRequest, rpm: RpmSubsystem) -> Target
     stages = await Get(AllToolchainStages)
     owner = stages.stage_listing(request.address)
     if owner is not None:
-        return TargetStage(owner.address, listed=True)
+        assert owner.base is not None  # a stage with a seed has no packages (target validation)
+        return TargetStage(owner.address, listed=True, root_stage=owner.base)
     wrapped = await Get(
         WrappedTarget, WrappedTargetRequest(request.address, description_of_origin="keel toolchain")
     )
     toolchain = await Get(Addresses, UnparsedAddressInputs, _toolchain_of(wrapped.target, rpm))
-    return TargetStage(toolchain[0], listed=False)
+    return TargetStage(toolchain[0], listed=False, root_stage=toolchain[0])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,47 @@
+"""An image depends on the rpm_package targets its `packages` name and on the stage that
+assembles it, so Pants' graph runs spec -> RPM -> image (and toolchain -> image tools -> image)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.engine.addresses import Addresses, UnparsedAddressInputs
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import FieldSet, InferDependenciesRequest, InferredDependencies
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from rules.image.subsystems import ImageSubsystem
+from rules.image.target_types import DiskImagePackagesField, ImageDependenciesField
+from rules.image.util_rules.image_root import ImagePackageRoots, ImagePackageRootsRequest
+
+
+@dataclass(frozen=True)
+class ImageInferenceFieldSet(FieldSet):
+    required_fields = (DiskImagePackagesField, ImageDependenciesField)
+
+    packages: DiskImagePackagesField
+
+
+class InferImageDependencies(InferDependenciesRequest):
+    infer_from = ImageInferenceFieldSet
+
+
+@rule(desc="Infer image dependencies from packages", level=LogLevel.DEBUG)
+async def infer_image_dependencies(
+    request: InferImageDependencies, image: ImageSubsystem
+) -> InferredDependencies:
+    field_set = request.field_set
+    # The same resolution the build uses: an unknown name or two providers fail here too.
+    named = await Get(
+        ImagePackageRoots,
+        ImagePackageRootsRequest(field_set.address, tuple(field_set.packages.value or ())),
+    )
+    imager = await Get(
+        Addresses,
+        UnparsedAddressInputs([image.toolchain], owning_address=None, description_of_origin="`[image].toolchain`"),
+    )
+    return InferredDependencies(sorted({*(p.address for p in named.roots), *imager}))
+
+
+def rules():
+    return [*collect_rules(), UnionRule(InferDependenciesRequest, InferImageDependencies)]
