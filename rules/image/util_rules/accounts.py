@@ -18,10 +18,6 @@ class Accounts:
     shadow: str
     homes: str  # "path\tuid\tgid" lines
 
-    @property
-    def empty(self) -> bool:
-        return not (self.passwd or self.group)
-
 
 def accounts(address: Address, users, groups) -> Accounts:
     def fail(field: str, message: str) -> InvalidAccountsError:

@@ -83,10 +83,6 @@ class RpmSpecInfo:
     sources: tuple[SourceFile, ...]  # every SourceN and PatchN
     defines: tuple[tuple[str, str], ...]
 
-    @property
-    def srpm_filename(self) -> str:
-        return f"{self.name}-{self.version}-{self.release}.src.rpm"
-
     def package(self, name: str) -> BinaryPackageInfo:
         return next(pkg for pkg in self.packages if pkg.name == name)
 
