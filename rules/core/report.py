@@ -52,7 +52,12 @@ class BuildReportEntryRequest:
     kind: str  # "rpm" or "image"
     target: str
     outputs: tuple[str, ...]
-    # Not part of equality (Pants keeps it out of ProcessResult equality too).
+    # Part of equality on purpose, unlike in ProcessResult: the engine keeps one node per equal
+    # request, so were the metadata left out, a request whose process ran again in a later run
+    # would be answered from the node of the earlier request, with the earlier run's metadata (a
+    # rebuild reported as "unchanged"). With it, a process that ran again makes a new request
+    # ("built"), and a process memoized by pantsd hands over the very same metadata: an equal
+    # request, recomputed every run all the same because the rule reads RunId ("unchanged").
     process: ProcessResultMetadata
 
 
