@@ -264,8 +264,10 @@ class DiskImageOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
         """
-        Where under `dist/` to write the image. Default: `images/DIR/DIR.FORMAT` for a target in
-        `images/DIR/`, e.g. `dist/images/core/core.vhdx`.
+        Where under `dist/` to write the image. Default: `DIR/BASE.FORMAT` for a target in `DIR`
+        named after its format (`BASE`: the last part of `DIR`), e.g. `dist/images/core/core.vhdx`
+        for `images/core:vhdx`; else `DIR/BASE-NAME.FORMAT`, e.g. `dist/images/core/core-big.vhdx`
+        for `images/core:big`.
         """
     )
 
@@ -295,7 +297,8 @@ class ContainerImageOutputPathField(StringField):
     help = help_text(
         """
         Where under `dist/` to write the OCI layout tarball; the plain root is written next to it
-        as `.rootfs.tar.zst`. Default: `images/DIR/DIR.oci.tar` for a target in `images/DIR/`.
+        as `.rootfs.tar.zst`. Default: `DIR/BASE.oci.tar` for a target named `container` in `DIR`
+        (`BASE`: the last part of `DIR`), else `DIR/BASE-NAME.oci.tar`.
         """
     )
 
@@ -327,8 +330,8 @@ class IsoImageOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
         """
-        Where under `dist/` to write the ISO. Default: `images/DIR/DIR.iso` for a target in
-        `images/DIR/`.
+        Where under `dist/` to write the ISO. Default: `DIR/BASE.iso` for a target named `iso`
+        in `DIR` (`BASE`: the last part of `DIR`), else `DIR/BASE-NAME.iso`.
         """
     )
 

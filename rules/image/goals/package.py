@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.engine.addresses import Address
 from pants.engine.fs import (
     CreateDigest,
     Digest,
@@ -114,10 +115,14 @@ async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, 
     return packages, root
 
 
-def default_output(address, suffix: str) -> str:
-    """images/DIR/DIR.SUFFIX for a target in images/DIR/."""
-    name = os.path.basename(address.spec_path) or address.target_name
-    return os.path.join("images", name, f"{name}.{suffix}")
+def default_output(address: Address, kind: str, suffix: str) -> str:
+    """Where an image goes without `output_path`: DIR/BASE.SUFFIX for a target in DIR named after
+    its kind (`kind`: the disk format, `iso` or `container`), else DIR/BASE-NAME.SUFFIX, BASE being
+    DIR's last component. images/core:vhdx gives images/core/core.vhdx, and a second vhdx target
+    images/core:big gives images/core/core-big.vhdx: no two targets share a default."""
+    base = os.path.basename(address.spec_path) or "image"
+    stem = base if address.target_name == kind else f"{base}-{address.target_name}"
+    return os.path.join(address.spec_path, f"{stem}.{suffix}")
 
 
 async def image_package(
@@ -180,7 +185,7 @@ class DiskImageFieldSet(ImageSystemFieldSet):
     def output_file(self) -> str:
         if self.output_path.value:
             return self.output_path.value
-        return default_output(self.address, self.format.value)
+        return default_output(self.address, self.format.value, self.format.value)
 
 
 @rule(desc="Package a disk image", level=LogLevel.DEBUG)
@@ -207,7 +212,7 @@ class ContainerImageFieldSet(ImageSystemFieldSet):
     def output_file(self) -> str:
         if self.output_path.value:
             return self.output_path.value
-        return default_output(self.address, "oci.tar")
+        return default_output(self.address, "container", "oci.tar")
 
 
 @rule(desc="Package a container image", level=LogLevel.DEBUG)
@@ -235,7 +240,7 @@ class IsoImageFieldSet(ImageSystemFieldSet):
     def output_file(self) -> str:
         if self.output_path.value:
             return self.output_path.value
-        return default_output(self.address, "iso")
+        return default_output(self.address, "iso", "iso")
 
 
 @rule(desc="Package an ISO image", level=LogLevel.DEBUG)
