@@ -19,6 +19,7 @@ from pants.engine.target import (
     Field,
     InvalidFieldException,
     InvalidFieldTypeException,
+    InvalidTargetException,
     SecondaryOwnerMixin,
     StringField,
     StringSequenceField,
@@ -28,8 +29,9 @@ from pants.source.filespec import Filespec
 from pants.util.frozendict import FrozenDict
 from pants.util.strutil import help_text
 
+from rules.image.util_rules.layout import FILESYSTEMS, InvalidLayoutError, check_layout
+
 FORMATS = ("vhdx", "vhd", "raw", "qcow2")
-FILESYSTEMS = ("ext4", "vfat")
 PARTITION_KEYS = ("name", "size", "filesystem", "type", "mount", "label")
 
 DEFAULT_PARTITIONS = (
@@ -86,7 +88,8 @@ class DiskImagePartitionsField(Field):
         f"""
         The GPT partitions, in disk order, as dicts with the keys {", ".join(PARTITION_KEYS)}:
 
-        - `size`: MiB (`"64M"`) or GiB (`"1G"`); `"*"` on one partition takes the rest;
+        - `size`: MiB (`"64M"`) or GiB (`"1G"`); `"*"` (or no `size`) on one partition takes
+          the rest;
         - `filesystem`: {" or ".join(f"`{f}`" for f in FILESYSTEMS)};
         - `type`: `esp`, `linux`, or a partition type GUID;
         - `mount`: where its files are in the root; exactly one partition mounts `/`.
@@ -291,6 +294,13 @@ class DiskImageTarget(Target):
         """
     )
 
+    def validate(self) -> None:
+        # The layout is checked when the BUILD file is read, by the code that computes it.
+        try:
+            check_layout(self.address, self[DiskImageSizeField].value, self[DiskImagePartitionsField].value)
+        except InvalidLayoutError as e:
+            raise InvalidTargetException(str(e)) from e
+
 
 class ContainerImageOutputPathField(StringField):
     alias = "output_path"
@@ -324,6 +334,16 @@ class IsoVolumeIdField(StringField):
     alias = "volume_id"
     default = "KEEL"
     help = "The ISO 9660 volume id (label), up to 32 characters."
+
+    @classmethod
+    def compute_value(cls, raw_value: str | None, address: Address) -> str:
+        value = super().compute_value(raw_value, address)
+        if not value or len(value) > 32:
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field of {address} is {value!r}; an ISO 9660 volume id has 1 to "
+                "32 characters, e.g. \"KEEL_CORE\"."
+            )
+        return value
 
 
 class IsoImageOutputPathField(StringField):

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 from pants.engine.addresses import Address
+from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.target import InvalidFieldException, InvalidTargetException
+from pants.testutil.rule_runner import RuleRunner
 
-from rules.image.target_types import DEFAULT_PARTITIONS
+from rules.image.target_types import DEFAULT_PARTITIONS, DiskImageTarget, IsoImageTarget
 from rules.image.util_rules.accounts import InvalidAccountsError, accounts
 from rules.image.util_rules.layout import InvalidLayoutError, disk_layout
 
@@ -42,12 +45,61 @@ def test_the_default_layout_is_an_esp_and_a_root_with_derived_ids() -> None:
         ("128M", [{"name": "a", "size": "8M", "mount": "/a"}], "exactly one partition must have"),
         ("16M", [{"name": "a", "size": "16M", "mount": "/"}], "16M cannot hold partitions of 16 MiB"),
         ("128M", [{"name": "a", "size": "8M", "mount": "/", "type": "swap"}], "has type 'swap'"),
+        # No `size` takes the rest, like "*": two such partitions would both run to the disk's end.
+        ("128M", [{"name": "a", "mount": "/"}, {"name": "b", "mount": "/b"}], "only one partition may take the rest (no `size`, or `\"*\"`), but a, b all do"),
+        ("128M", [{"name": "a", "size": "*", "mount": "/"}, {"name": "b", "mount": "/b"}], "but a, b all do"),
+        ("128M", [{"name": "a", "size": "8", "mount": "/"}], "the size of partition a is '8'; write MiB or GiB"),
+        ("128M", [{"name": "a", "size": "100M", "mount": "/a"}, {"name": "b", "size": "30M", "mount": "/"}], "128M cannot hold partitions of 130 MiB"),
+        ("128M", [{"name": "a", "size": "126M", "mount": "/a"}, {"name": "b", "mount": "/"}], "128M cannot hold partitions of 126 MiB"),
+        ("128M", [{"name": "a", "size": "8M", "mount": "/"}, {"name": "b", "mount": "/"}], "exactly one partition must have"),
+        ("128M", [{"name": "a", "size": "8M", "mount": "/a"}, {"name": "b", "size": "8M", "mount": "/a"}, {"name": "r", "mount": "/"}], "two partitions mount /a"),
+        ("128M", [{"name": "a", "mount": "/", "filesystem": "xfs"}], "partition a has filesystem 'xfs'; keel makes ext4 and vfat"),
+        ("128M", [{"name": 'a"b', "mount": "/"}], "partition names are letters, digits"),
+        ("128M", [{"name": "a", "mount": "boot"}, {"name": "r", "size": "8M", "mount": "/"}], "needs an absolute `mount`"),
     ],
 )
 def test_a_bad_layout_names_the_field(size, partitions, complaint) -> None:
     with pytest.raises(InvalidLayoutError) as error:
         disk_layout(ADDRESS, size, partitions, "seed")
     assert complaint in str(error.value)
+
+
+def test_a_partition_without_size_takes_the_rest() -> None:
+    layout = disk_layout(ADDRESS, "128M", [{"name": "esp", "size": "32M", "mount": "/boot/efi"}, {"name": "root", "mount": "/"}], "s")
+    assert [(p.start_mib, p.size_mib) for p in layout.partitions] == [(1, 32), (33, 94)]
+    assert layout.partitions[-1].start_mib + layout.partitions[-1].size_mib <= 128 - 1
+
+
+def test_a_bad_layout_fails_when_the_target_is_made() -> None:
+    partitions = [{"name": "root", "mount": "/"}, {"name": "data", "mount": "/data"}]
+    with pytest.raises(InvalidTargetException, match="The `partitions` field of images/core:vhdx: only one partition"):
+        DiskImageTarget({"packages": ["kernel"], "partitions": partitions}, ADDRESS)
+    with pytest.raises(InvalidTargetException, match="The `size` field of images/core:vhdx: the disk size is '2T'"):
+        DiskImageTarget({"packages": ["kernel"], "size": "2T"}, ADDRESS)
+    assert DiskImageTarget({"packages": ["kernel"], "size": "64M"}, ADDRESS).address == ADDRESS
+    with pytest.raises(InvalidTargetException, match="volume id has 1 to 32 characters"):
+        IsoImageTarget({"packages": ["kernel"], "volume_id": "X" * 33}, Address("images/core", target_name="iso"))
+
+
+def test_a_bad_layout_fails_when_the_build_file_is_read() -> None:
+    rule_runner = RuleRunner(target_types=[DiskImageTarget])
+    rule_runner.write_files(
+        {
+            "images/core/BUILD": (
+                'disk_image(name="ok", packages=["kernel"])\n'
+                'disk_image(name="vhdx", packages=["kernel"], size="64M", partitions=[\n'
+                '    {"name": "esp", "size": "40M", "filesystem": "vfat", "mount": "/boot/efi"},\n'
+                '    {"name": "root", "size": "40M", "mount": "/"},\n'
+                "])\n"
+            )
+        }
+    )
+    with pytest.raises(ExecutionError) as error:
+        rule_runner.get_target(ADDRESS)
+    message = str(error.value)
+    assert "images/core/BUILD" in message
+    assert "The `size` field of images/core:vhdx: 64M cannot hold partitions of 80 MiB plus the GPT" in message
+    assert "raise `size` or shrink the partitions" in message
 
 
 def test_accounts_become_passwd_group_and_shadow_lines() -> None:

@@ -21,6 +21,9 @@ TYPE_GUIDS = {
 }
 _GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 _SIZE = re.compile(r"^([1-9][0-9]*)([MG])$")
+# Partition names go into the sfdisk script (quoted) and the plan (tab-separated) as they are.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+FILESYSTEMS = ("ext4", "vfat")
 
 
 class InvalidLayoutError(Exception):
@@ -89,8 +92,14 @@ class DiskLayout:
         )
 
 
+def check_layout(address: Address, size: str, partitions) -> None:
+    """Raise InvalidLayoutError if `disk_layout` would: the check run when a target is parsed."""
+    disk_layout(address, size, partitions, seed="")
+
+
 def disk_layout(address: Address, size: str, partitions, seed: str) -> DiskLayout:
-    """`seed` (a digest of what goes on the disk) makes the identifiers; errors name the field."""
+    """`seed` (a digest of what goes on the disk) makes the identifiers; errors name the field.
+    A partition without `size` takes the rest, like `"*"`."""
 
     def fail(field: str, message: str) -> InvalidLayoutError:
         return InvalidLayoutError(f"The `{field}` field of {address}: {message}")
@@ -104,11 +113,22 @@ def disk_layout(address: Address, size: str, partitions, seed: str) -> DiskLayou
     names = [p.get("name", "") for p in partitions]
     if any(not n for n in names) or len(set(names)) != len(names):
         raise fail("partitions", f"every partition needs a unique `name`; got {names}.")
-    if [p.get("mount") for p in partitions].count("/") != 1:
+    bad_names = [n for n in names if not _NAME.match(n)]
+    if bad_names:
+        raise fail("partitions", f"partition names are letters, digits, `.`, `_` and `-`; got {bad_names}.")
+    mounts = [p.get("mount") for p in partitions]
+    if mounts.count("/") != 1:
         raise fail("partitions", "exactly one partition must have `\"mount\": \"/\"`.")
-    rest = [p["name"] for p in partitions if p.get("size") == "*"]
+    shared = sorted({m for m in mounts if m and mounts.count(m) > 1})
+    if shared:
+        raise fail("partitions", f"two partitions mount {shared[0]}; give each its own `mount`.")
+    rest = [p["name"] for p in partitions if p.get("size", "*") == "*"]
     if len(rest) > 1:
-        raise fail("partitions", f"only one partition may take the rest (`\"*\"`): {rest}.")
+        raise fail(
+            "partitions",
+            f"only one partition may take the rest (no `size`, or `\"*\"`), but {', '.join(rest)} "
+            "all do; give the others a `size` such as \"64M\".",
+        )
 
     fixed = {}
     for p in partitions:
@@ -131,7 +151,7 @@ def disk_layout(address: Address, size: str, partitions, seed: str) -> DiskLayou
     start = 1
     for number, p in enumerate(partitions, start=1):
         filesystem = p.get("filesystem", "ext4")
-        if filesystem not in ("ext4", "vfat"):
+        if filesystem not in FILESYSTEMS:
             raise fail("partitions", f"partition {p['name']} has filesystem {filesystem!r}; keel makes ext4 and vfat.")
         type_name = p.get("type", "linux")
         type_guid = TYPE_GUIDS.get(type_name, type_name.upper())
