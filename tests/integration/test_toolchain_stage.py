@@ -260,8 +260,12 @@ def _lock_with_changed_sha() -> dict[str, str]:
             },
             "Move them before specs/app:app in the `packages` of toolchain:official",
         ),
+        (
+            {"toolchain/BUILD": toolchain_files()["toolchain/BUILD"].replace("name='bootstrap', ", "name='bootstrap', bin_sh='nosuchsh', ")},
+            "Making the bootstrap root of toolchain:bootstrap from its seed failed",
+        ),
     ],
-    ids=["seed-changed", "seed-lock-stale", "toolchain-package-fails", "toolchain-order"],
+    ids=["seed-changed", "seed-lock-stale", "toolchain-package-fails", "toolchain-order", "bootstrap-root-fails"],
 )
 def test_bad_toolchain_input_is_one_clear_error(tmp_path: Path, edit, complaint) -> None:
     ws = Workspace(tmp_path, {**FILES, **edit})
@@ -272,4 +276,8 @@ def test_bad_toolchain_input_is_one_clear_error(tmp_path: Path, edit, complaint)
         assert "./pants toolchain-lock toolchain:bootstrap" in result.stderr
     if "exploded" in edit.get("specs/tc-marker/tc-marker.spec", ""):
         assert "compiler exploded" in result.stderr
+    if "nosuchsh" in edit.get("toolchain/BUILD", ""):
+        # Pants' ProcessExecutionFailure: the script's own message in the whole log, and the hint.
+        assert "keel: bin_sh=nosuchsh, but the root has no /usr/bin/nosuchsh" in result.stderr
+        assert "--keep-sandboxes=on_failure" in result.stderr
     assert not (ws.root / "dist").exists()

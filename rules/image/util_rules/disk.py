@@ -15,6 +15,7 @@ from pants.engine.process import FallibleProcessResult, Process, ProcessResult, 
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
+from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.image.util_rules.image_root import ImagerRoot, ImageRoot
 from rules.image.util_rules.layout import DiskLayout
@@ -72,8 +73,7 @@ async def raw_disk(request: RawDiskRequest) -> RawDisk:
     )
     result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
-        output = result.stdout.decode(errors="replace")
-        for line in output.splitlines():
+        for line in result.stdout.decode(errors="replace").splitlines():
             if line.startswith("KEEL-TOO-SMALL "):
                 _, name, size, content = line.split()
                 raise DiskTooSmallError(
@@ -81,10 +81,7 @@ async def raw_disk(request: RawDiskRequest) -> RawDisk:
                     f"({size} MiB) cannot hold its {content} MiB of files. Give it a larger "
                     "`size` (and the disk a larger `size` if needed)."
                 )
-        raise DiskTooSmallError(
-            f"Making the disk of {request.address} failed (exit {result.exit_code}):\n"
-            + (output + result.stderr.decode(errors="replace"))[-3000:]
-        )
+    await check_process(result, process.description, f"Making the disk of {request.address} failed.")
     return RawDisk(result.output_digest, request.layout.disk_guid, request.root.source_date_epoch, result.metadata)
 
 

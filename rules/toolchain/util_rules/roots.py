@@ -35,6 +35,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import HydratedSources, HydrateSourcesRequest, WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
+from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.zstd import ZstdCompressor
 from rules.rpm.subsystems.rpm import RpmSubsystem
@@ -190,34 +191,32 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
     )
     input_digest = await Get(Digest, MergeDigests([files, seed.digest, compressor.input_digest]))
     names = sorted({p.name for p in seed.lock.packages})
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            argv=(tools["bash"], "make_bootstrap.sh", seed.lock.suite, *names),
-            input_digest=input_digest,
-            immutable_input_digests=compressor.immutable_input_digests,
-            append_only_caches=compressor.append_only_caches,
-            env={
-                **compressor.env,
-                "PATH": ":".join(rpm.search_path),
-                "KEEL_COMPRESS": shlex.join(compressor.command),
-                "KEEL_BIN_SH": stage.bin_sh or "",
-                "KEEL_HOST_TOOLS": tools.identity,
-                "SOURCE_DATE_EPOCH": str(rpm.default_source_date_epoch),
-                "LC_ALL": "C.UTF-8",
-            },
-            output_files=(ARCHIVE_NAME, CAPABILITIES_NAME),
-            description=f"Make the bootstrap root of {stage.address} ({len(names)} seed packages)",
-            level=LogLevel.INFO,
-            timeout_seconds=None,
-        ),
+    process = Process(
+        argv=(tools["bash"], "make_bootstrap.sh", seed.lock.suite, *names),
+        input_digest=input_digest,
+        immutable_input_digests=compressor.immutable_input_digests,
+        append_only_caches=compressor.append_only_caches,
+        env={
+            **compressor.env,
+            "PATH": ":".join(rpm.search_path),
+            "KEEL_COMPRESS": shlex.join(compressor.command),
+            "KEEL_BIN_SH": stage.bin_sh or "",
+            "KEEL_HOST_TOOLS": tools.identity,
+            "SOURCE_DATE_EPOCH": str(rpm.default_source_date_epoch),
+            "LC_ALL": "C.UTF-8",
+        },
+        output_files=(ARCHIVE_NAME, CAPABILITIES_NAME),
+        description=f"Make the bootstrap root of {stage.address} ({len(names)} seed packages)",
+        level=LogLevel.INFO,
+        timeout_seconds=None,
     )
-    if result.exit_code != 0:
-        lines = (result.stdout + result.stderr).decode(errors="replace").splitlines()
-        raise ToolchainBuildError(
-            f"Making the bootstrap root of {stage.address} failed (exit {result.exit_code}):\n"
-            + "\n".join(lines[-30:])
-        )
+    result = await Get(FallibleProcessResult, Process, process)
+    await check_process(
+        result,
+        process.description,
+        f"Making the bootstrap root of {stage.address} from its seed failed; the seed's package "
+        "scripts and mmdebstrap's messages are below.",
+    )
     archive_digest, capabilities = await MultiGet(
         Get(Digest, DigestSubset(result.output_digest, PathGlobs([ARCHIVE_NAME]))),
         Get(DigestContents, DigestSubset(result.output_digest, PathGlobs([CAPABILITIES_NAME]))),

@@ -18,6 +18,7 @@ from pants.engine.target import HydratedSources, HydrateSourcesRequest, WrappedT
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.sources.signatures import parse_signatures
@@ -162,28 +163,25 @@ async def fetch_seed(request: SeedRequest, rpm: RpmSubsystem) -> Seed:
         ),
     )
     # Cacheable: the outputs are exactly the files the lock names, each checked by sha256.
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            argv=(tools["bash"], "seed_apt.sh", "fetch", ".cache/seed", "seed.tsv", "debs"),
-            input_digest=inputs,
-            append_only_caches={"keel_seed": ".cache/seed"},
-            output_directories=("debs",),
-            env={"PATH": ":".join(rpm.search_path), "KEEL_HOST_TOOLS": tools.identity},
-            description=f"Fetch {len(lock.packages)} seed packages for {request.address}",
-            level=LogLevel.INFO,
-            timeout_seconds=None,
-        ),
+    process = Process(
+        argv=(tools["bash"], "seed_apt.sh", "fetch", ".cache/seed", "seed.tsv", "debs"),
+        input_digest=inputs,
+        append_only_caches={"keel_seed": ".cache/seed"},
+        output_directories=("debs",),
+        env={"PATH": ":".join(rpm.search_path), "KEEL_HOST_TOOLS": tools.identity},
+        description=f"Fetch {len(lock.packages)} seed packages for {request.address}",
+        level=LogLevel.INFO,
+        timeout_seconds=None,
     )
-    if result.exit_code != 0:
+    result = await Get(FallibleProcessResult, Process, process)
+    if result.exit_code == 3:
         detail = result.stderr.decode(errors="replace").strip()
         raise SeedError(
             f"The seed of {request.address} no longer matches its lock:\n{detail}\n"
             f"The build host's package sources have moved on. Run "
             f"`{lock_command(request.address)}` to refresh the lock, then rebuild."
-            if result.exit_code == 3
-            else f"Fetching the seed of {request.address} failed (exit {result.exit_code}):\n{detail}"
         )
+    await check_process(result, process.description, f"Fetching the seed of {request.address} failed.")
     return Seed(request.address, lock, result.output_digest)
 
 
