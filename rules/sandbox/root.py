@@ -22,8 +22,8 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.subsystems import HostSettings
 from rules.core.zstd import ZstdCompressor
-from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.sandbox.bwrap import BUILD_DIR
 
 ARCHIVE_NAME = "root.tar.zst"
@@ -127,16 +127,16 @@ def root_env(source_date_epoch: int, extra: Mapping[str, str] = FrozenDict()) ->
 
 
 @rule(desc="Prepare a process in a build root", level=LogLevel.DEBUG)
-async def in_root_process(request: InRootProcess, rpm: RpmSubsystem) -> Process:
+async def in_root_process(request: InRootProcess, host: HostSettings) -> Process:
     tools, script = await MultiGet(
-        Get(HostTools, HostToolsRequest(ROOT_TOOLS, tuple(rpm.search_path))),
+        Get(HostTools, HostToolsRequest(ROOT_TOOLS, host.search_path)),
         Get(Digest, CreateDigest([FileContent("enter_root.sh", _ENTER_ROOT, is_executable=True)])),
     )
     inner_env = root_env(request.source_date_epoch, request.env)
     env = {
         **inner_env,
         # enter_root.sh itself runs on the host, with host tools.
-        "PATH": ":".join(rpm.search_path),
+        "PATH": host.path_env,
         "KEEL_ROOT_PATH": inner_env["PATH"],
         "KEEL_ROOT_ENV": " ".join(sorted(inner_env)),
         "KEEL_HOST_TOOLS": tools.identity,

@@ -21,7 +21,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
-from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.core.subsystems import HostSettings
 from rules.sources.signatures import parse_signatures
 from rules.sources.subsystems import RpmSourcesSubsystem
 
@@ -83,9 +83,9 @@ def fetch_candidates(
 
 
 @rule(desc="Fetch a source by sha256", level=LogLevel.DEBUG)
-async def fetch_source(request: FetchSourceRequest, rpm: RpmSubsystem) -> FetchedSource:
+async def fetch_source(request: FetchSourceRequest, host: HostSettings) -> FetchedSource:
     tools, script = await MultiGet(
-        Get(HostTools, HostToolsRequest(("python3",), tuple(rpm.search_path))),
+        Get(HostTools, HostToolsRequest(("python3",), host.search_path)),
         Get(Digest, CreateDigest([FileContent("fetch_source.py", _FETCH_SCRIPT)])),
     )
     result = await Get(

@@ -29,6 +29,7 @@ from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
 
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.subsystems import HostSettings
 from rules.image.subsystems import ImageSubsystem
 from rules.image.target_types import DiskImagePackagesField
 from rules.image.util_rules.image_root import (
@@ -36,7 +37,6 @@ from rules.image.util_rules.image_root import (
     ImagePackageRootsRequest,
     ImagePackagesError,
 )
-from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.target_types import RpmSourcesField, RpmSpecField
 from rules.rpm.util_rules.package_graph import (
     AmbiguousProviderError,
@@ -291,7 +291,6 @@ async def rpm_graph(
     targets: Targets,
     workspace: Workspace,
     dist_dir: DistDir,
-    rpm: RpmSubsystem,
 ) -> RpmGraph:
     seen: set[Address] = set()
     entries: list[GraphEntry] = []
@@ -322,7 +321,8 @@ async def rpm_graph(
         "cycles": [[*loop, loop[0]] for loop in loops],
     }
     dot = to_dot(nodes, edges, unresolved, loops)
-    tools = await Get(HostTools, HostToolsRequest(("dot",), tuple(rpm.search_path)))
+    host = await Get(HostSettings)
+    tools = await Get(HostTools, HostToolsRequest(("dot",), host.search_path))
     rendered = await Get(
         ProcessResult,
         Process(

@@ -18,9 +18,9 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.subsystems import HostSettings
 from rules.core.zstd import ZstdCompressor
 from rules.image.util_rules.image_root import ImageRoot
-from rules.rpm.subsystems.rpm import RpmSubsystem
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -53,9 +53,9 @@ def _json(document: dict) -> bytes:
 
 
 @rule(desc="Make an OCI image", level=LogLevel.DEBUG)
-async def oci_image(request: OciImageRequest, rpm: RpmSubsystem) -> OciImage:
+async def oci_image(request: OciImageRequest, host: HostSettings) -> OciImage:
     compressor, tools = await MultiGet(
-        Get(ZstdCompressor), Get(HostTools, HostToolsRequest(("bash", "tar"), tuple(rpm.search_path)))
+        Get(ZstdCompressor), Get(HostTools, HostToolsRequest(("bash", "tar"), host.search_path))
     )
     compressed = await Get(
         ProcessResult,

@@ -17,9 +17,9 @@ from pants.util.logging import LogLevel
 
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.subsystems import HostSettings
 from rules.image.util_rules.image_root import ImagerRoot, ImageRoot
 from rules.image.util_rules.layout import DiskLayout
-from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.sandbox.root import InRootProcess
 
 _SCRIPTS = Path(__file__).parent.parent / "scripts"
@@ -100,7 +100,7 @@ class ConvertedDisk:
 
 
 @rule(desc="Convert a disk image", level=LogLevel.DEBUG)
-async def convert_disk(request: ConvertDiskRequest, rpm: RpmSubsystem) -> ConvertedDisk:
+async def convert_disk(request: ConvertDiskRequest, host: HostSettings) -> ConvertedDisk:
     if request.format == "raw":
         return ConvertedDisk(request.raw.digest, RAW_NAME, request.raw.process)
     out = f"disk.{request.format}"
@@ -121,7 +121,7 @@ async def convert_disk(request: ConvertDiskRequest, rpm: RpmSubsystem) -> Conver
         result = await Get(ProcessResult, Process, process)
         return ConvertedDisk(result.output_digest, out, result.metadata)
     tools, script = await MultiGet(
-        Get(HostTools, HostToolsRequest(("python3",), tuple(rpm.search_path))),
+        Get(HostTools, HostToolsRequest(("python3",), host.search_path)),
         Get(Digest, CreateDigest([FileContent("vhd_vhdx.py", _VHD_VHDX)])),
     )
     extra = (str(request.raw.source_date_epoch),) if request.format == "vhd" else ()

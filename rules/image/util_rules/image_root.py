@@ -27,7 +27,9 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.subsystems import HostSettings
 from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.image.subsystems import ImageSubsystem
 from rules.image.util_rules.accounts import Accounts
@@ -126,8 +128,8 @@ class RpmHeaders:
 
 
 @rule(desc="Read RPM headers", level=LogLevel.DEBUG)
-async def rpm_headers(request: RpmHeadersRequest, rpm: RpmSubsystem) -> RpmHeaders:
-    tools = await Get(HostTools, HostToolsRequest(("rpm",), tuple(rpm.search_path)))
+async def rpm_headers(request: RpmHeadersRequest, host: HostSettings) -> RpmHeaders:
+    tools = await Get(HostTools, HostToolsRequest(("rpm",), host.search_path))
     result = await Get(
         ProcessResult,
         Process(
@@ -139,7 +141,7 @@ async def rpm_headers(request: RpmHeadersRequest, rpm: RpmSubsystem) -> RpmHeade
                 *request.files,
             ),
             input_digest=request.digest,
-            env={"PATH": ":".join(rpm.search_path), "KEEL_HOST_TOOLS": tools.identity},
+            env={"PATH": host.path_env, "KEEL_HOST_TOOLS": tools.identity},
             description=f"Read the headers of {len(request.files)} RPMs",
             level=LogLevel.DEBUG,
         ),
@@ -330,17 +332,12 @@ async def image_root(request: ImageRootRequest) -> ImageRoot:
         ),
     )
     result = await Get(FallibleProcessResult, Process, process)
-    if result.exit_code != 0:
-        log = (result.stdout + result.stderr).decode(errors="replace")
-        if "KEEL-NO-SHELL" in log:
-            raise ImagePackagesError(
-                f"The `post_install` scripts of {request.address} need /bin/sh in the image, and "
-                "none of its packages provides it: add a shell package to `packages`."
-            )
+    if result.exit_code != 0 and b"KEEL-NO-SHELL" in result.stdout + result.stderr:
         raise ImagePackagesError(
-            f"Installing the image root of {request.address} failed (exit {result.exit_code}):\n"
-            + "\n".join(log.splitlines()[-30:])
+            f"The `post_install` scripts of {request.address} need /bin/sh in the image, and "
+            "none of its packages provides it: add a shell package to `packages`."
         )
+    await check_process(result, process.description, f"Installing the image root of {request.address} failed.")
     entries = await Get(DigestEntries, Digest, result.output_digest)
     entry = next(e for e in entries if isinstance(e, FileEntry))
     return ImageRoot(result.output_digest, entry.file_digest.fingerprint, request.packages.source_date_epoch)

@@ -5,6 +5,8 @@ from pants.option.option_types import DictOption, IntOption, StrListOption, StrO
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import help_text
 
+from rules.core.subsystems import DEFAULT_SEARCH_PATH
+
 
 class RpmSubsystem(Subsystem):
     options_scope = "rpm"
@@ -20,16 +22,15 @@ class RpmSubsystem(Subsystem):
         ),
     )
     search_path = StrListOption(
-        default=["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"],
+        default=list(DEFAULT_SEARCH_PATH),
         help=help_text(
             """
-            Where to find the host tools keel runs outside build roots: rpmspec (spec queries),
-            bubblewrap, unshare, tar and zstd (entering roots), apt-get and mmdebstrap (the
-            bootstrap seed). Builds themselves use the tools of their root. The sha256 of every
-            host tool found here (and of the libraries it links) is part of each action's cache
-            key, so another tool on another machine never gives a false cache hit.
+            Deprecated: the old name of `[keel-host].search_path`, where keel finds its host
+            tools. Set alone, it is still used.
             """
         ),
+        removal_version="2.19.0.dev0",
+        removal_hint="Set `[keel-host].search_path` instead: one option for every backend's host tools.",
     )
     default_source_date_epoch = IntOption(
         default=315532800,

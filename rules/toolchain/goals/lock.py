@@ -13,7 +13,7 @@ from pants.engine.target import Targets
 from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
-from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.core.subsystems import HostSettings
 from rules.toolchain.target_types import ToolchainSeedField, ToolchainSeedPackagesField
 from rules.toolchain.util_rules.seed import SEED_APT_TOOLS, SeedLock
 
@@ -36,14 +36,14 @@ class ToolchainLock(Goal):
 
 @goal_rule
 async def toolchain_lock(
-    targets: Targets, console: Console, workspace: Workspace, rpm: RpmSubsystem
+    targets: Targets, console: Console, workspace: Workspace, host: HostSettings
 ) -> ToolchainLock:
     stages = [t for t in targets if t.has_field(ToolchainSeedField) and t[ToolchainSeedField].value]
     if not stages:
         console.print_stderr("No bootstrap toolchain_stage (one with a `seed`) among the targets.")
         return ToolchainLock(exit_code=1)
     tools, script = await MultiGet(
-        Get(HostTools, HostToolsRequest(SEED_APT_TOOLS, tuple(rpm.search_path))),
+        Get(HostTools, HostToolsRequest(SEED_APT_TOOLS, host.search_path)),
         Get(Digest, CreateDigest([FileContent("seed_apt.sh", _SEED_APT, is_executable=True)])),
     )
     for target in stages:
@@ -53,7 +53,7 @@ async def toolchain_lock(
             Process(
                 argv=(tools["bash"], "seed_apt.sh", "lock", *requested),
                 input_digest=script,
-                env={"PATH": ":".join(rpm.search_path)},
+                env={"PATH": host.path_env},
                 description=f"Resolve the seed of {target.address} with apt",
                 level=LogLevel.INFO,
                 # The answer depends on the host's package sources today: never cache it.

@@ -37,6 +37,7 @@ from pants.util.logging import LogLevel
 
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.subsystems import HostSettings
 from rules.core.zstd import ZstdCompressor
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, RpmBuildError, source_date_epoch
@@ -160,10 +161,10 @@ def _spec_globals(macros: tuple[tuple[str, str], ...]) -> bytes:
     return "".join(f"%global {name} {value}\n" for name, value in macros).encode()
 
 
-async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
+async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem, host: HostSettings) -> StageRoot:
     seed = await Get(Seed, SeedRequest(stage.address))
     tools, compressor = await MultiGet(
-        Get(HostTools, HostToolsRequest(BOOTSTRAP_TOOLS, tuple(rpm.search_path))),
+        Get(HostTools, HostToolsRequest(BOOTSTRAP_TOOLS, host.search_path)),
         Get(ZstdCompressor),
     )
     files = await Get(
@@ -198,7 +199,7 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoot:
         append_only_caches=compressor.append_only_caches,
         env={
             **compressor.env,
-            "PATH": ":".join(rpm.search_path),
+            "PATH": host.path_env,
             "KEEL_COMPRESS": shlex.join(compressor.command),
             "KEEL_BIN_SH": stage.bin_sh or "",
             "KEEL_HOST_TOOLS": tools.identity,
@@ -319,10 +320,10 @@ async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoo
 
 
 @rule(desc="Build a toolchain stage root", level=LogLevel.DEBUG)
-async def stage_root(request: StageRootRequest, rpm: RpmSubsystem) -> StageRoot:
+async def stage_root(request: StageRootRequest, rpm: RpmSubsystem, host: HostSettings) -> StageRoot:
     stage = await Get(ToolchainStage, ToolchainStageRequest(request.address, "a toolchain root"))
     if stage.base is None:
-        return await bootstrap_root(stage, rpm)
+        return await bootstrap_root(stage, rpm, host)
     return await built_stage_root(stage, rpm)
 
 

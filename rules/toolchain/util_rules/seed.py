@@ -20,7 +20,7 @@ from pants.util.logging import LogLevel
 
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
-from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.core.subsystems import HostSettings
 from rules.sources.signatures import parse_signatures
 from rules.toolchain.target_types import (
     ToolchainPrebuiltField,
@@ -148,10 +148,10 @@ async def read_seed_lock(request: SeedLockRequest) -> SeedLock:
 
 
 @rule(desc="Fetch the toolchain seed", level=LogLevel.DEBUG)
-async def fetch_seed(request: SeedRequest, rpm: RpmSubsystem) -> Seed:
+async def fetch_seed(request: SeedRequest, host: HostSettings) -> Seed:
     lock = await Get(SeedLock, SeedLockRequest(request.address))
     tools, inputs = await MultiGet(
-        Get(HostTools, HostToolsRequest(SEED_APT_TOOLS, tuple(rpm.search_path))),
+        Get(HostTools, HostToolsRequest(SEED_APT_TOOLS, host.search_path)),
         Get(
             Digest,
             CreateDigest(
@@ -168,7 +168,7 @@ async def fetch_seed(request: SeedRequest, rpm: RpmSubsystem) -> Seed:
         input_digest=inputs,
         append_only_caches={"keel_seed": ".cache/seed"},
         output_directories=("debs",),
-        env={"PATH": ":".join(rpm.search_path), "KEEL_HOST_TOOLS": tools.identity},
+        env={"PATH": host.path_env, "KEEL_HOST_TOOLS": tools.identity},
         description=f"Fetch {len(lock.packages)} seed packages for {request.address}",
         level=LogLevel.INFO,
         timeout_seconds=None,
