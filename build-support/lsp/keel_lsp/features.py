@@ -1,0 +1,352 @@
+"""Completion, hover, definition and references: each a function of (model, document, offset).
+
+Everything here reads in-memory data only (the model); no request runs Pants or walks the disk
+beyond reading one BUILD file that is not open. Lists are cut to MAX_ITEMS matching the typed
+prefix and flagged incomplete, so the editor asks again as the user types instead of receiving
+thousands of package names at once.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from lsprotocol import types
+
+from keel_lsp import addresses, buildfile, context
+from keel_lsp.buildfile import BuildFile, Span
+from keel_lsp.index import string_role
+from keel_lsp.model import Model
+
+MAX_ITEMS = 200
+
+
+@dataclass
+class Doc:
+    """An open BUILD file: its path relative to the workspace and its current text."""
+
+    path: str
+    text: str
+    _parsed: Optional[BuildFile] = None
+
+    @property
+    def directory(self) -> str:
+        return posixpath.dirname(self.path)
+
+    def parsed(self) -> BuildFile:
+        if self._parsed is None:
+            self._parsed = buildfile.parse(self.path, self.text)
+        return self._parsed
+
+    def position(self, offset: int) -> types.Position:
+        line = self.text.count("\n", 0, offset)
+        return types.Position(line, offset - (self.text.rfind("\n", 0, offset) + 1))
+
+    def range(self, start: int, end: int) -> types.Range:
+        return types.Range(self.position(start), self.position(end))
+
+
+def span_range(span: Span) -> types.Range:
+    return types.Range(types.Position(span.line, span.start), types.Position(span.end_line, span.end))
+
+
+def uri(root: Path, path: str) -> str:
+    return (root / path).as_uri()
+
+
+# --- what is under the cursor ---------------------------------------------------------------
+
+
+@dataclass
+class StringAt:
+    value: str
+    role: Optional[str]  # "address" | "package" | None
+    start: int
+    end: int
+    directory: str  # addresses in it are relative to this BUILD file's directory
+    target: Optional[str] = None  # the target whose field holds it, when the BUILD file parses
+    field: Optional[str] = None
+
+
+def string_at(doc: Doc, offset: int) -> Optional[StringAt]:
+    found = context.string_at(doc.text, offset)
+    if found is None:
+        return None
+    value, start, end, call = found
+    # The parsed file knows strings that reach a field through a variable (images/core's BASE).
+    line = doc.text.count("\n", 0, start)
+    column = start - (doc.text.rfind("\n", 0, start) + 1)
+    build = doc.parsed()
+    if build.error is None:
+        for target in build.targets:
+            for name, decl in target.fields.items():
+                for s in buildfile._strings(decl.value):
+                    if s.span.line == line and s.span.start < column <= s.span.start + 4:  # after r/b and quotes
+                        role = string_role(target.type, name, s.value)
+                        return StringAt(s.value, role, start, end, doc.directory, target.address, name)
+    role = string_role(call.callee, call.keyword or "", value) if call and call.callee else None
+    return StringAt(value, role, start, end, doc.directory, None, call.keyword if call else None)
+
+
+def resolve_string(model: Model, found: StringAt) -> Optional[str]:
+    """The target a string names: the address itself, or the target building a package."""
+    if found.role == "address":
+        return addresses.parse(found.value, found.directory)
+    if found.role == "package":
+        return model.package_target(found.value)
+    return None
+
+
+# --- completion -----------------------------------------------------------------------------
+
+
+def _matching(candidates: list[str], prefix: str) -> tuple[list[str], bool]:
+    """Those starting with `prefix` first, then those containing it; at most MAX_ITEMS."""
+    lowered = prefix.lower()
+    starts = [c for c in candidates if c.lower().startswith(lowered)]
+    if len(starts) < MAX_ITEMS and lowered:
+        starts += [c for c in candidates if lowered in c.lower() and not c.lower().startswith(lowered)][: MAX_ITEMS]
+    return starts[:MAX_ITEMS], len(starts) > MAX_ITEMS
+
+
+def _markdown(text: str) -> types.MarkupContent:
+    return types.MarkupContent(types.MarkupKind.Markdown, text)
+
+
+def complete(model: Model, doc: Doc, offset: int) -> types.CompletionList:
+    ctx = context.scan(doc.text, offset)
+    items: list[types.CompletionItem] = []
+    incomplete = False
+    help_ = model.help
+    if ctx.kind == "statement" and help_ is not None:
+        for alias in _matching(sorted(help_.targets), ctx.prefix)[0]:
+            target = help_.targets[alias]
+            items.append(
+                types.CompletionItem(
+                    alias, kind=types.CompletionItemKind.Class, detail=target.summary,
+                    documentation=_markdown(target.description),
+                )
+            )
+    elif ctx.kind == "argument" and help_ is not None and ctx.call and ctx.call.callee in help_.targets:
+        target = help_.targets[ctx.call.callee]
+        given = set(ctx.call.keywords)
+        for alias in _matching(sorted(set(target.fields) - given), ctx.prefix)[0]:
+            f = target.fields[alias]
+            items.append(
+                types.CompletionItem(
+                    alias, kind=types.CompletionItemKind.Field, detail=f.type_hint + (" (required)" if f.required else ""),
+                    documentation=_markdown(f.description), insert_text=f"{alias}=",
+                )
+            )
+    elif ctx.kind == "string" and ctx.call is not None and ctx.call.callee:
+        role = string_role(ctx.call.callee, ctx.call.keyword or "", ctx.prefix)
+        if ctx.call.callee in {"disk_image", "iso_image", "container_image", "dict"} and ctx.call.keyword == "packages" and not ctx.prefix:
+            role = "package"  # an empty string: names first, the common case in images
+        edit_range = doc.range(ctx.prefix_start, offset)
+        packages, targets = model.lists()
+        if role == "package":
+            names, incomplete = _matching(packages, ctx.prefix)
+            for name in names:
+                items.append(
+                    types.CompletionItem(
+                        name, kind=types.CompletionItemKind.Value, detail=f"built by {addresses.display(model.package_target(name) or '?')}",
+                        text_edit=types.TextEdit(edit_range, name),
+                    )
+                )
+        elif role == "address":
+            candidates = _address_candidates(targets, ctx.prefix, doc.directory, model)
+            labels, incomplete = _matching(candidates, ctx.prefix)
+            for label in labels:
+                items.append(
+                    types.CompletionItem(label, kind=types.CompletionItemKind.Reference, text_edit=types.TextEdit(edit_range, label))
+                )
+    return types.CompletionList(is_incomplete=incomplete, items=items)
+
+
+def _address_candidates(targets: list[str], prefix: str, directory: str, model: Model) -> list[str]:
+    if prefix.startswith(":"):
+        return sorted(f":{addresses.split(a)[1]}" for a in model.index.targets if addresses.split(a)[0] == directory)
+    if prefix.startswith("//"):
+        return [f"//{t}" for t in targets]
+    return targets
+
+
+# --- hover ----------------------------------------------------------------------------------
+
+
+def describe(model: Model, address: str) -> str:
+    r = model.resolve(address)
+    shown = addresses.display(address)
+    if r.kind is None:
+        return f"`{shown}`: no such target"
+    lines = [f"**{r.kind}** `{shown}`", ""]
+    if r.build_file:
+        lines.append(f"- BUILD: `{r.build_file}`" + (f" line {r.span.line + 1}" if r.span else ""))
+    if r.spec:
+        lines.append(f"- spec: `{r.spec}`")
+    if r.stage:
+        lines.append(f"- built in: `{addresses.display(r.stage)}` ({r.stage_how})")
+    if r.packages:
+        lines.append(f"- packages: {', '.join(r.packages)}")
+    dependents = model.dependents(address)
+    if dependents:
+        lines.append(f"- dependents: {len(dependents)}")
+    return "\n".join(lines)
+
+
+def hover(model: Model, doc: Doc, offset: int) -> Optional[types.Hover]:
+    found = string_at(doc, offset)
+    if found is not None:
+        target = resolve_string(model, found)
+        if found.role == "package":
+            text = (
+                f"binary package `{found.value}`\n\n" + describe(model, target)
+                if target
+                else f"binary package `{found.value}`: no rpm_package builds or provides it"
+            )
+        elif target is not None:
+            text = describe(model, target)
+        else:
+            return None
+        return types.Hover(_markdown(text), doc.range(found.start, found.end))
+    if model.help is None:
+        return None
+    word, start, end = context.word_at(doc.text, offset)
+    if not word:
+        return None
+    after = doc.text[end:].lstrip(" \t")
+    if after.startswith("(") and word in model.help.targets:
+        target = model.help.targets[word]
+        return types.Hover(_markdown(f"**{word}** (target type, {target.provider or 'pants'})\n\n{target.description}"), doc.range(start, end))
+    ctx = context.scan(doc.text, start)
+    if ctx.kind == "argument" and ctx.call and ctx.call.callee in model.help.targets and after.startswith("="):
+        f = model.help.targets[ctx.call.callee].fields.get(word)
+        if f is not None:
+            default = f"\n\ndefault: `{f.default}`" if f.default is not None else ""
+            header = f"**{word}**: `{f.type_hint}`" + (" (required)" if f.required else "")
+            return types.Hover(_markdown(f"{header} — field of `{ctx.call.callee}`\n\n{f.description}{default}"), doc.range(start, end))
+    return None
+
+
+# --- definition and references --------------------------------------------------------------
+
+
+def _target_location(model: Model, address: str) -> list[types.Location]:
+    r = model.resolve(address)
+    found = []
+    if r.build_file:
+        span = r.span or Span(0, 0, 0, 0)
+        line = types.Range(types.Position(span.line, span.start), types.Position(span.line, span.start))
+        found.append(types.Location(uri(model.root, r.build_file), line))
+    if r.spec:
+        found.append(types.Location(uri(model.root, r.spec), types.Range(types.Position(0, 0), types.Position(0, 0))))
+    return found
+
+
+def definition(model: Model, doc: Doc, offset: int) -> list[types.Location]:
+    found = string_at(doc, offset)
+    target = resolve_string(model, found) if found else None
+    return _target_location(model, target) if target else []
+
+
+def references(model: Model, doc: Doc, offset: int, include_declaration: bool) -> list[types.Location]:
+    found = string_at(doc, offset)
+    address = resolve_string(model, found) if found else None
+    if address is None:
+        address = model.target_at(doc.path, doc.position(offset).line)
+    if address is None:
+        return []
+    locations = []
+    if include_declaration:
+        locations.extend(_target_location(model, address)[:1])
+    for dependent, _ in model.dependents(address):
+        locations.extend(_target_location(model, dependent)[:1])
+    return locations
+
+
+# --- diagnostics ----------------------------------------------------------------------------
+
+_SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
+BUILTINS = {"dict", "list", "len", "str", "print", "glob", "set", "tuple", "sorted", "range", "zip", "any", "all"}
+
+
+def diagnostics(model: Model, doc: Doc) -> list[types.Diagnostic]:
+    build = doc.parsed()
+    out: list[types.Diagnostic] = []
+
+    def add(span: Span, message: str, severity: str = "error") -> None:
+        out.append(types.Diagnostic(span_range(span), message, severity=_SEVERITY[severity], source="keel"))
+
+    if build.error is not None:
+        line, column, message = build.error
+        add(Span(line, column, line, column + 1), f"Syntax error: {message}")
+        return out
+    help_ = model.help
+    seen: set[tuple[Span, str]] = set()
+    for target in build.targets:
+        display = addresses.display(target.address) if target.name_known else target.type
+        known_type = help_ is not None and target.type in help_.targets
+        if help_ is not None and not known_type:
+            if target.type not in help_.symbols and target.type not in build.defined and target.type not in BUILTINS:
+                add(target.type_span, f"Unknown target type `{target.type}` in {doc.path}: no backend of this workspace registers it (`./pants help targets` lists them).")
+            continue
+        if known_type:
+            valid = help_.targets[target.type].fields
+            for name, decl in target.fields.items():
+                if name not in valid and name != "name" and decl.key is not None:
+                    add(decl.key, f"Unrecognized field `{name}` in target {display}. Valid fields for the target type `{target.type}`: {', '.join(sorted(valid))}.")
+        for name, decl in target.fields.items():
+            for s in buildfile._strings(decl.value):
+                role = string_role(target.type, name, s.value)
+                if (s.span, s.value) in seen or role is None:
+                    continue
+                seen.add((s.span, s.value))
+                if role == "address":
+                    address = addresses.parse(s.value, target.directory)
+                    if address is not None and model.exists(address) is False:
+                        add(s.span, _missing_address(model, s.value, address, name, display))
+                elif role == "package" and model.package_known(s.value) is False:
+                    add(s.span, f"The `{name}` field of {display} lists {s.value!r}, but no rpm_package builds or provides it. Check the name (`./pants list ::` shows the targets), or add a spec that provides it.")
+    out.extend(_graph_problems(model, build))
+    return out
+
+
+def _missing_address(model: Model, written: str, address: str, field: str, owner: str) -> str:
+    directory, name = addresses.split(address)
+    siblings = sorted(addresses.split(a)[1] for a in model.index.targets if addresses.split(a)[0] == directory)
+    where = f"`{directory}/BUILD`" if directory else "the root BUILD"
+    hint = f" Targets there: {', '.join(siblings)}." if siblings else f" There is no BUILD file with targets in `{directory or '.'}`."
+    return f"The address {written!r} in the `{field}` field of {owner} does not exist: no target named `{name}` in {where}.{hint}"
+
+
+def _graph_problems(model: Model, build: BuildFile) -> list[types.Diagnostic]:
+    """What rpm-graph found wrong with this file's targets: unresolved requirements, cycles."""
+    graph = model.graph
+    if graph is None:
+        return []
+    spans = {t.address: t.type_span for t in build.targets if t.name_known}
+    out = []
+    for entry in graph.unresolved:
+        address = addresses.from_node_id(entry.get("target", ""))
+        if address in spans:
+            out.append(types.Diagnostic(
+                span_range(spans[address]),
+                f"{entry.get('kind', 'Requires')}: {entry.get('requirement')} — no rpm_package builds or provides it (./pants rpm-graph).",
+                severity=types.DiagnosticSeverity.Warning, source="keel",
+            ))
+    for cycle in graph.cycles:
+        members = [addresses.from_node_id(a) for a in cycle]
+        for address in dict.fromkeys(members):
+            if address in spans:
+                out.append(types.Diagnostic(
+                    span_range(spans[address]),
+                    "Dependency cycle: " + " -> ".join(addresses.display(a) for a in members),
+                    severity=types.DiagnosticSeverity.Error, source="keel",
+                ))
+    return out
+
+
+def is_build_path(path: str) -> bool:
+    return re.fullmatch(r"BUILD(\.\w+)?", posixpath.basename(path)) is not None

@@ -1,0 +1,188 @@
+"""The workspace as read from its BUILD files (and specs' names): the server's own index.
+
+It needs no Pants, so addresses complete, resolve and are checked the moment the server starts;
+the graph from `rpm-graph` then adds what only rpmspec knows (Provides, BuildRequires edges).
+Every BUILD file is kept parsed; the lookup tables are rebuilt from them after a change, which
+takes milliseconds even for thousands of specs.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from keel_lsp import addresses, buildfile, specfile
+from keel_lsp.buildfile import BuildFile, Str, TargetDecl
+
+# Directories no BUILD file of the workspace lives in: Pants' and keel's own state, VCS.
+SKIP_DIRS = {".git", ".pants.d", ".keel", "dist", "node_modules", "__pycache__"}
+
+# Fields whose strings are target addresses, for any target type.
+ADDRESS_FIELDS = {"dependencies", "runtime_package_dependencies", "toolchain", "base"}
+IMAGE_TYPES = {"disk_image", "iso_image", "container_image"}
+
+
+def is_build_file(name: str) -> bool:
+    return name == "BUILD" or (name.startswith("BUILD.") and name != "BUILD.md")
+
+
+def string_role(target_type: str, field_name: str, value: str = "") -> Optional[str]:
+    """What a string in this field is: "address", "package" (a binary package name), or None.
+    An image's `packages` holds both, told apart as keel's image rule does."""
+    if field_name in ADDRESS_FIELDS:
+        return "address"
+    if field_name == "packages":
+        if target_type == "toolchain_stage":
+            return "address"
+        if target_type in IMAGE_TYPES or target_type == "dict":
+            return "address" if addresses.is_address_like(value) else "package"
+    return None
+
+
+@dataclass
+class Occurrence:
+    """A string in a BUILD file that names something: where it is, what it is, who wrote it."""
+
+    value: Str
+    role: str
+    target: TargetDecl
+
+
+@dataclass
+class SpecInfo:
+    path: Optional[str]  # relative to the workspace root
+    packages: list[str]
+
+
+class Index:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[str, BuildFile] = {}
+        self.specs: dict[str, SpecInfo] = {}  # rpm_package address -> its spec
+        # Derived tables, rebuilt by _derive().
+        self.targets: dict[str, TargetDecl] = {}
+        self.target_files: dict[str, str] = {}  # address -> the BUILD file declaring it
+        self.packages: dict[str, str] = {}
+        self.uncertain_dirs: set[str] = set()
+        self.stage_of: dict[str, str] = {}  # package target -> toolchain_stage listing it
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def scan(self) -> None:
+        for directory, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+            for name in filenames:
+                if is_build_file(name):
+                    path = Path(directory, name)
+                    self._parse_file(path.relative_to(self.root).as_posix(), path.read_text(errors="replace"))
+        self._derive()
+
+    def update(self, path: str, source: Optional[str] = None) -> None:
+        """A BUILD file (relative path) changed, was created (`source` given or read from disk) or
+        is gone."""
+        full = self.root / path
+        if source is None and not full.exists():
+            self.files.pop(path, None)
+        else:
+            self._parse_file(path, source if source is not None else full.read_text(errors="replace"))
+        self._derive()
+
+    def update_spec(self, path: str) -> None:
+        """A spec changed: re-read the names of the targets in its directory."""
+        directory = posixpath.dirname(path)
+        for build in self.files.values():
+            if build.directory == directory:
+                self._read_specs(build)
+        self._derive()
+
+    def _parse_file(self, path: str, source: str) -> None:
+        build = buildfile.parse(path, source)
+        self.files[path] = build
+        self._read_specs(build)
+
+    def _read_specs(self, build: BuildFile) -> None:
+        for target in build.targets:
+            if target.type != "rpm_package":
+                continue
+            spec = self._spec_path(target)
+            names: list[str] = []
+            if spec is not None:
+                try:
+                    names = specfile.package_names((self.root / spec).read_text(errors="replace"))
+                except OSError:
+                    pass
+            self.specs[target.address] = SpecInfo(spec, names)
+
+    def _spec_path(self, target: TargetDecl) -> Optional[str]:
+        given = target.fields.get("spec")
+        if given is not None and isinstance(given.value, Str):
+            return posixpath.join(target.directory, given.value.value)
+        try:
+            found = sorted(n for n in os.listdir(self.root / target.directory) if n.endswith(".spec"))
+        except OSError:
+            return None
+        return posixpath.join(target.directory, found[0]) if len(found) == 1 else None
+
+    def _derive(self) -> None:
+        targets: dict[str, TargetDecl] = {}
+        target_files: dict[str, str] = {}
+        uncertain: set[str] = set()
+        for build in self.files.values():
+            for target in build.targets:
+                if not target.name_known:
+                    uncertain.add(build.directory)
+                elif not target.type.startswith("_") and target.address not in targets:
+                    targets[target.address] = target
+                    target_files[target.address] = build.path
+        packages: dict[str, str] = {}
+        for address, spec in self.specs.items():
+            if address in targets:
+                for name in spec.packages:
+                    packages.setdefault(name, address)
+        stage_of: dict[str, str] = {}
+        for address, target in targets.items():
+            if target.type == "toolchain_stage":
+                for entry in target.strings("packages"):
+                    built = addresses.parse(entry.value, target.directory)
+                    if built:
+                        stage_of.setdefault(built, address)
+        self.target_files = target_files
+        self.targets, self.packages, self.uncertain_dirs, self.stage_of = targets, packages, uncertain, stage_of
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def occurrences(self, build: BuildFile) -> list[Occurrence]:
+        found = []
+        for target in build.targets:
+            for name, decl in target.fields.items():
+                for value in buildfile._strings(decl.value):
+                    role = string_role(target.type, name, value.value)
+                    if role:
+                        found.append(Occurrence(value, role, target))
+        return found
+
+    def exists(self, address: str) -> Optional[bool]:
+        """True/False when the BUILD files tell; None when they cannot (no BUILD parsed there
+        with certainty: a macro-made name, or a directory outside the workspace)."""
+        if address in self.targets:
+            return True
+        directory, _ = addresses.split(address)
+        if directory in self.uncertain_dirs:
+            return None
+        return False
+
+    def dependents(self, address: str, package_target) -> list[tuple[str, str]]:
+        """Targets whose BUILD fields name `address` (or a package it builds); `package_target`
+        maps a package name to its target (graph or spec names)."""
+        found: list[tuple[str, str]] = []
+        for dependent, target in self.targets.items():
+            for name, decl in target.fields.items():
+                for value in buildfile._strings(decl.value):
+                    role = string_role(target.type, name, value.value)
+                    if role == "address" and addresses.parse(value.value, target.directory) == address:
+                        found.append((dependent, name))
+                    elif role == "package" and package_target(value.value) == address:
+                        found.append((dependent, name))
+        return list(dict.fromkeys(found))

@@ -1,0 +1,237 @@
+"""The language server: pygls wiring, the background worker that runs Pants, and file events.
+
+Requests are answered on pygls' event loop from the in-memory model only. Everything that runs
+Pants (help-all, rpm-graph) happens on one worker thread, one run at a time (two Pants runs in
+one workspace would only contend for its lock), and hands its result back to the loop thread,
+which swaps it into the model and re-checks the open BUILD files.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from keel_lsp import features, graph, pants_help
+from keel_lsp.features import Doc
+from keel_lsp.model import Model
+
+log = logging.getLogger("keel_lsp")
+
+
+class Worker(threading.Thread):
+    """Runs the slow jobs ("help", "graph") in order; a job asked for again while queued runs
+    once. A daemon thread: it never keeps the server alive after the editor's `exit`."""
+
+    def __init__(self, run: Callable[[str], None]) -> None:
+        super().__init__(name="keel-lsp-pants", daemon=True)
+        self.jobs: "queue.Queue[str]" = queue.Queue()
+        self.pending: set[str] = set()
+        self.lock = threading.Lock()
+        self.run_job = run
+
+    def ask(self, job: str) -> None:
+        with self.lock:
+            if job in self.pending:
+                return
+            self.pending.add(job)
+        self.jobs.put(job)
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            with self.lock:
+                self.pending.discard(job)
+            try:
+                self.run_job(job)
+            except Exception:  # a failed run is reported by run_job; the worker goes on
+                log.exception("job %s", job)
+
+
+class KeelServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("keel-build-lsp", "1")
+        self.model: Optional[Model] = None
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.worker = Worker(self._run_job)
+        self.help_key: Optional[str] = None
+
+    # --- state --------------------------------------------------------------------------------
+
+    def start(self, root: Path) -> None:
+        """Everything that answers requests, from disk only (no Pants): the BUILD index, and the
+        help and graph the last session cached."""
+        started = time.perf_counter()
+        model = Model(root)
+        model.index.scan()
+        model.help, help_current = pants_help.cached(root)
+        model.graph = graph.cached(root)
+        self.model = model
+        self.info(
+            f"keel-lsp: indexed {len(model.index.files)} BUILD files, {len(model.index.targets)} targets "
+            f"in {(time.perf_counter() - started) * 1000:.0f} ms; help {'cached' if model.help else 'pending'}, "
+            f"graph {'cached' if model.graph else 'pending'}"
+        )
+        self.worker.start()
+        if not help_current:
+            self.worker.ask("help")
+        if not os.environ.get("KEEL_LSP_GRAPH"):
+            self.worker.ask("graph")  # even with a cached one: the workspace may have moved on
+
+    def _run_job(self, job: str) -> None:
+        root = self.model.root
+        try:
+            if job == "help":
+                self.help_key = pants_help.key(root)
+                result = pants_help.produce(root)
+                self._on_loop(lambda: self._set(help=result))
+            elif job == "graph":
+                result = graph.produce(root)
+                self._on_loop(lambda: self._set(graph=result))
+        except Exception as e:
+            message = f"keel-lsp: {job} unavailable, answering from BUILD files: {e}"
+            self._on_loop(lambda: self.info(message, types.MessageType.Warning))
+
+    def _on_loop(self, callback: Callable[[], None]) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(callback)
+
+    def _set(self, **parts) -> None:
+        for name, value in parts.items():
+            setattr(self.model, name, value)
+            if name == "help":
+                self.info(f"keel-lsp: help loaded ({len(value.targets)} target types)")
+            else:
+                self.info(f"keel-lsp: graph loaded ({len(value.targets)} targets, {len(value.packages)} packages)")
+        self.model.changed()
+        self.publish_all()
+
+    def info(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        log.info(message)
+        self.window_log_message(types.LogMessageParams(kind, message))
+
+    # --- documents ----------------------------------------------------------------------------
+
+    def doc(self, uri: str) -> Optional[Doc]:
+        path = uri_path(uri)
+        try:
+            relative = path.relative_to(self.model.root).as_posix()
+        except ValueError:
+            return None
+        document = self.workspace.get_text_document(uri)
+        return Doc(relative, document.source)
+
+    def offset(self, uri: str, position: types.Position) -> int:
+        return self.workspace.get_text_document(uri).offset_at_position(position)
+
+    def publish(self, uri: str) -> None:
+        doc = self.doc(uri)
+        if doc is None or not features.is_build_path(doc.path):
+            return
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=features.diagnostics(self.model, doc))
+        )
+
+    def publish_all(self) -> None:
+        for uri in list(self.workspace.text_documents):
+            self.publish(uri)
+
+
+def uri_path(uri: str) -> Path:
+    return Path(unquote(urlparse(uri).path))
+
+
+server = KeelServer()
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: KeelServer, params: types.InitializeParams) -> None:
+    root = os.environ.get("KEEL_LSP_ROOT")
+    if not root and params.root_uri:
+        root = str(uri_path(params.root_uri))
+    if not root and params.workspace_folders:
+        root = str(uri_path(params.workspace_folders[0].uri))
+    ls.loop = asyncio.get_event_loop()  # handlers run on pygls' loop: the worker reports to it
+    ls.start(Path(root or os.getcwd()).resolve())
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: KeelServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.publish(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: KeelServer, params: types.DidSaveTextDocumentParams) -> None:
+    """A save is when the workspace changed: refresh what depends on the saved file."""
+    doc = ls.doc(params.text_document.uri)
+    if doc is None:
+        return
+    root, model = ls.model.root, ls.model
+    if features.is_build_path(doc.path):
+        model.index.update(doc.path, doc.text)
+        ls.worker.ask("graph") if not os.environ.get("KEEL_LSP_GRAPH") else None
+    elif doc.path.endswith(".spec"):
+        model.index.update_spec(doc.path)
+        ls.worker.ask("graph") if not os.environ.get("KEEL_LSP_GRAPH") else None
+    elif doc.path == "pants.toml" or (doc.path.startswith("rules/") and doc.path.endswith(".py")):
+        if pants_help.key(root) != ls.help_key and not os.environ.get("KEEL_LSP_HELP"):
+            ls.worker.ask("help")
+    if os.environ.get("KEEL_LSP_GRAPH") and (features.is_build_path(doc.path) or doc.path.endswith(".spec")):
+        model.graph = graph.cached(root)  # tests and the benchmark rewrite their graph.json
+    model.changed()
+    ls.publish_all()
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_COMPLETION,
+    types.CompletionOptions(trigger_characters=['"', "'", "/", ":", "(", ","]),
+)
+def completion(ls: KeelServer, params: types.CompletionParams) -> Optional[types.CompletionList]:
+    doc = ls.doc(params.text_document.uri)
+    if doc is None:
+        return None
+    return features.complete(ls.model, doc, ls.offset(params.text_document.uri, params.position))
+
+
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+def hover(ls: KeelServer, params: types.HoverParams) -> Optional[types.Hover]:
+    doc = ls.doc(params.text_document.uri)
+    return features.hover(ls.model, doc, ls.offset(params.text_document.uri, params.position)) if doc else None
+
+
+@server.feature(types.TEXT_DOCUMENT_DEFINITION)
+def definition(ls: KeelServer, params: types.DefinitionParams) -> list[types.Location]:
+    doc = ls.doc(params.text_document.uri)
+    return features.definition(ls.model, doc, ls.offset(params.text_document.uri, params.position)) if doc else []
+
+
+@server.feature(types.TEXT_DOCUMENT_REFERENCES)
+def references(ls: KeelServer, params: types.ReferenceParams) -> list[types.Location]:
+    doc = ls.doc(params.text_document.uri)
+    if doc is None:
+        return []
+    offset = ls.offset(params.text_document.uri, params.position)
+    return features.references(ls.model, doc, offset, params.context.include_declaration)
+
+
+@server.feature(types.SHUTDOWN)
+def shutdown(ls: KeelServer, params: None) -> None:
+    # A Pants run still going belongs to this server: stop it rather than leave it to finish.
+    process = graph.current_process
+    if process is not None and process.poll() is None:
+        process.terminate()
+
+
+def main() -> None:
+    log_file = os.environ.get("KEEL_LSP_LOG")
+    if log_file:
+        logging.basicConfig(filename=log_file, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    server.start_io()
