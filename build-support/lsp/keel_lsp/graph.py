@@ -125,9 +125,12 @@ def run_pants(root: Path, *args: str) -> subprocess.CompletedProcess:
     """`./pants ARGS` in the workspace, with the editor's environment (the launcher strips
     nothing: Pants finds its interpreter and caches as in a terminal)."""
     global current_process
-    argv = [str(root / "pants"), "--no-dynamic-ui", *args]
+    argv = [str(root / "pants"), *args]
+    # No progress UI on a pipe; as an environment variable so a launcher that sets the flag
+    # itself does not make Pants refuse a repeated flag.
+    env = {**os.environ, "PANTS_DYNAMIC_UI": "false"}
     with subprocess.Popen(
-        argv, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
         current_process = process
         try:

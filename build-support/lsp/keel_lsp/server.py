@@ -72,13 +72,14 @@ class KeelServer(LanguageServer):
         started = time.perf_counter()
         model = Model(root)
         model.index.scan()
+        indexed = time.perf_counter()
         model.help, help_current = pants_help.cached(root)
         model.graph = graph.cached(root)
         self.model = model
         self.info(
             f"keel-lsp: indexed {len(model.index.files)} BUILD files, {len(model.index.targets)} targets "
-            f"in {(time.perf_counter() - started) * 1000:.0f} ms; help {'cached' if model.help else 'pending'}, "
-            f"graph {'cached' if model.graph else 'pending'}"
+            f"in {(indexed - started) * 1000:.0f} ms; help {'cached' if model.help else 'pending'}, "
+            f"graph {'cached' if model.graph else 'pending'} (loaded in {(time.perf_counter() - indexed) * 1000:.0f} ms)"
         )
         self.worker.start()
         if not help_current:
@@ -129,12 +130,18 @@ class KeelServer(LanguageServer):
         document = self.workspace.get_text_document(uri)
         return Doc(relative, document.source)
 
+    def build_doc(self, uri: str) -> Optional[Doc]:
+        """The document if it is a BUILD file: editors may send others (a client set up for
+        Python files), and those get no answers rather than wrong ones."""
+        doc = self.doc(uri)
+        return doc if doc is not None and features.is_build_path(doc.path) else None
+
     def offset(self, uri: str, position: types.Position) -> int:
         return self.workspace.get_text_document(uri).offset_at_position(position)
 
     def publish(self, uri: str) -> None:
-        doc = self.doc(uri)
-        if doc is None or not features.is_build_path(doc.path):
+        doc = self.build_doc(uri)
+        if doc is None:
             return
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=features.diagnostics(self.model, doc))
@@ -195,7 +202,7 @@ def did_save(ls: KeelServer, params: types.DidSaveTextDocumentParams) -> None:
     types.CompletionOptions(trigger_characters=['"', "'", "/", ":", "(", ","]),
 )
 def completion(ls: KeelServer, params: types.CompletionParams) -> Optional[types.CompletionList]:
-    doc = ls.doc(params.text_document.uri)
+    doc = ls.build_doc(params.text_document.uri)
     if doc is None:
         return None
     return features.complete(ls.model, doc, ls.offset(params.text_document.uri, params.position))
@@ -203,19 +210,19 @@ def completion(ls: KeelServer, params: types.CompletionParams) -> Optional[types
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
 def hover(ls: KeelServer, params: types.HoverParams) -> Optional[types.Hover]:
-    doc = ls.doc(params.text_document.uri)
+    doc = ls.build_doc(params.text_document.uri)
     return features.hover(ls.model, doc, ls.offset(params.text_document.uri, params.position)) if doc else None
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
 def definition(ls: KeelServer, params: types.DefinitionParams) -> list[types.Location]:
-    doc = ls.doc(params.text_document.uri)
+    doc = ls.build_doc(params.text_document.uri)
     return features.definition(ls.model, doc, ls.offset(params.text_document.uri, params.position)) if doc else []
 
 
 @server.feature(types.TEXT_DOCUMENT_REFERENCES)
 def references(ls: KeelServer, params: types.ReferenceParams) -> list[types.Location]:
-    doc = ls.doc(params.text_document.uri)
+    doc = ls.build_doc(params.text_document.uri)
     if doc is None:
         return []
     offset = ls.offset(params.text_document.uri, params.position)
