@@ -1,7 +1,8 @@
 """build-support/build-lsp as an editor runs it: a subprocess spoken to in JSON-RPC over stdio,
 on a workspace the test makes. Target help comes from a real `pants help-all` on that workspace
-(run once, by the server, through the workspace's `./pants`); the package graph from a
-graph.json the test writes (KEEL_LSP_GRAPH), in the contract of `./pants rpm-graph`.
+(run once, by the server, through the workspace's `./pants`). The package graph is a graph.json
+the test writes in the contract of `./pants rpm-graph`: handed over by the workspace's launcher
+standing in for that goal, or named by KEEL_LSP_GRAPH (the server then runs no Pants for it).
 """
 from __future__ import annotations
 
@@ -75,13 +76,31 @@ def graph_json() -> dict:
 
 
 def write_pants_launcher(ws: Workspace) -> None:
-    """The workspace's ./pants, which the server runs for `help-all`: this test's Pants, as
-    tests.pants_workspace runs it (no daemon, the file's shared caches)."""
+    """The workspace's ./pants, which the server runs: this test's Pants for `help-all`, as
+    tests.pants_workspace runs it (no daemon, the file's shared caches). `rpm-graph` is not on
+    this branch yet: the launcher stands in for it, writing GRAPH_SOURCE where the goal writes
+    (DIR/rpm-graph/graph.json for --pants-distdir=DIR) and logging each call in RPM_GRAPH_CALLS."""
     argv, env = ws.pants_command()
     exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
+    source, calls = ws.root.parent / "graph-source.json", ws.root.parent / "rpm-graph-calls.txt"
+    source.write_text(json.dumps(graph_json()))
     launcher = ws.root / "pants"
-    launcher.write_text(f"#!/bin/sh\n{exports}exec {' '.join(shlex.quote(a) for a in argv)} \"$@\"\n")
+    launcher.write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" rpm-graph "*)\n'
+        f'  echo "$*" >> {shlex.quote(str(calls))}\n'
+        '  for arg in "$@"; do case "$arg" in --pants-distdir=*) dist="${arg#--pants-distdir=}" ;; esac; done\n'
+        f'  mkdir -p "$dist/rpm-graph" && cp {shlex.quote(str(source))} "$dist/rpm-graph/graph.json"\n'
+        "  exit 0 ;;\n"
+        "esac\n"
+        f"{exports}exec {' '.join(shlex.quote(a) for a in argv)} \"$@\"\n"
+    )
     launcher.chmod(0o755)
+
+
+def rpm_graph_calls(ws: Workspace) -> list[str]:
+    calls = ws.root.parent / "rpm-graph-calls.txt"
+    return calls.read_text().splitlines() if calls.exists() else []
 
 
 def start(ws: Workspace, tmp: Path, name: str, **env: str) -> LspClient:
@@ -100,13 +119,16 @@ def ws(tmp_path_factory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def lsp(ws: Workspace, tmp_path_factory) -> Iterator[LspClient]:
-    graph = ws.root.parent / "graph.json"
-    graph.write_text(json.dumps(graph_json()))
-    client = start(ws, tmp_path_factory.mktemp("server"), "main", KEEL_LSP_GRAPH=str(graph))
+    """The server as an editor starts it: it runs `./pants help-all` and `./pants rpm-graph ::`
+    in the background, one after the other."""
+    client = start(ws, tmp_path_factory.mktemp("server"), "main")
     try:
+        def reported(part: str) -> dict:
+            return client.wait_for(lambda m: m.get("method") == "window/logMessage" and m["params"]["message"].startswith(f"keel-lsp: {part} "), 600)
+
         # The real help-all: tens of seconds on a cold Pants.
-        outcome = client.wait_for(lambda m: m.get("method") == "window/logMessage" and "help " in m["params"]["message"] and "indexed" not in m["params"]["message"], 600)
-        assert "help loaded" in outcome["params"]["message"], outcome
+        assert "help loaded" in reported("help")["params"]["message"]
+        assert "graph loaded (7 targets, 4 packages)" in reported("graph")["params"]["message"]
         yield client
     finally:
         client.close()
@@ -236,6 +258,16 @@ def test_diagnostics(lsp: LspClient, ws: Workspace) -> None:
     clean = ws.root / "specs/kvtool/BUILD"
     mark = lsp.mark()
     assert lsp.diagnostics_after(lsp.open(clean), mark) == []
+
+
+def test_graph_comes_from_rpm_graph_and_is_refreshed_on_save(lsp: LspClient, ws: Workspace) -> None:
+    assert rpm_graph_calls(ws) == ["--pants-distdir=.pants.d/build-lsp/dist rpm-graph ::"]
+    assert (ws.root / ".pants.d/build-lsp/dist/rpm-graph/graph.json").exists()  # for the next start
+    mark = lsp.mark()
+    uri = lsp.open(ws.root / "specs/libkv/libkv.spec")
+    lsp.save(uri)
+    lsp.wait_for(lambda m: "graph loaded" in m.get("params", {}).get("message", ""), 120, mark)
+    assert len(rpm_graph_calls(ws)) == 2
 
 
 def test_save_reindexes_the_build_file(lsp: LspClient, ws: Workspace) -> None:

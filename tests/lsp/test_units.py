@@ -7,8 +7,8 @@ from pathlib import Path
 # build-support/lsp is the server's own tree (a hyphen in its path keeps it off source roots).
 sys.path.insert(0, str(Path.cwd() / "build-support" / "lsp"))
 
-from keel_lsp import addresses, buildfile, graph, specfile  # noqa: E402
-from keel_lsp.index import Index  # noqa: E402
+from keel_lsp import addresses, buildfile, graph, specfile  # noqa: E402  # pants: no-infer-dep
+from keel_lsp.index import Index  # noqa: E402  # pants: no-infer-dep
 
 IMAGES_BUILD = """\
 BASE = ["filesystem", "busybox"]

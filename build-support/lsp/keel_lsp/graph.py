@@ -101,9 +101,13 @@ def produce(root: Path) -> Graph:
     given = os.environ.get("KEEL_LSP_GRAPH")
     if given:
         return read(Path(given))
-    result = run_pants(root, f"--pants-distdir={DISTDIR}", "rpm-graph", "::")
+    # Without pantsd: the distdir is one of pantsd's own options, so running this through the
+    # user's pantsd would make it re-initialise (tens of seconds) now and again at the user's
+    # next command. A separate process costs its start-up; rpmspec results still come from the
+    # local cache.
+    result = run_pants(root, f"--pants-distdir={DISTDIR}", "rpm-graph", "::", PANTS_PANTSD="false")
     if result.returncode != 0:
-        raise GraphError(f"./pants rpm-graph :: failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+        raise GraphError(f"./pants rpm-graph :: failed (exit {result.returncode}): {last_lines(result.stderr)}")
     return read(root / GRAPH_JSON)
 
 
@@ -121,14 +125,19 @@ def cached(root: Path) -> Optional[Graph]:
 current_process: Optional[subprocess.Popen] = None
 
 
-def run_pants(root: Path, *args: str) -> subprocess.CompletedProcess:
-    """`./pants ARGS` in the workspace, with the editor's environment (the launcher strips
-    nothing: Pants finds its interpreter and caches as in a terminal)."""
+def last_lines(text: str, count: int = 6) -> str:
+    """The end of a Pants run's stderr: where its error is (the start is its progress log)."""
+    return "\n".join([line for line in text.splitlines() if line.strip()][-count:])
+
+
+def run_pants(root: Path, *args: str, **options: str) -> subprocess.CompletedProcess:
+    """`./pants ARGS` in the workspace, with the editor's environment (Pants finds its
+    interpreter and caches as in a terminal). Options go in as PANTS_* environment variables,
+    like PANTS_DYNAMIC_UI=false (no progress UI on a pipe): a launcher that passes the same flag
+    itself would make Pants refuse it twice on the command line, while a flag beats a variable."""
     global current_process
     argv = [str(root / "pants"), *args]
-    # No progress UI on a pipe; as an environment variable so a launcher that sets the flag
-    # itself does not make Pants refuse a repeated flag.
-    env = {**os.environ, "PANTS_DYNAMIC_UI": "false"}
+    env = {**os.environ, "PANTS_DYNAMIC_UI": "false", **options}
     with subprocess.Popen(
         argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from keel_lsp.graph import run_pants
+from keel_lsp.graph import last_lines, run_pants
 
 CACHE_DIR = ".pants.d/build-lsp/help"
 
@@ -96,7 +96,7 @@ def produce(root: Path) -> Help:
     target = cache_path(root)
     result = run_pants(root, "help-all")
     if result.returncode != 0:
-        raise RuntimeError(f"./pants help-all failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"./pants help-all failed (exit {result.returncode}): {last_lines(result.stderr)}")
     data = json.loads(result.stdout)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".tmp")
