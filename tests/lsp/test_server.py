@@ -206,6 +206,9 @@ def test_hover(lsp: LspClient, ws: Workspace) -> None:
     assert "A SPEC file and its sources" in target_type
     field = lsp.at("textDocument/hover", uri, *where(kvtool, "toolchain=", 2))["contents"]["value"]
     assert "toolchain_stage whose root this package is built in" in field
+    toolchain = ws.root / "toolchain/BUILD"
+    stage = lsp.at("textDocument/hover", lsp.open(toolchain), *where(toolchain, "'official'", 2))["contents"]["value"]
+    assert "**toolchain_stage** `toolchain:official`" in stage and "dependents: 2" in stage  # libkv and kvtool, built in it
     image = ws.root / "images/demo/BUILD"
     uri = lsp.open(image)
     package = lsp.at("textDocument/hover", uri, *where(image, '"libkv"', 2))["contents"]["value"]

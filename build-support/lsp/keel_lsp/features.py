@@ -208,6 +208,8 @@ def hover(model: Model, doc: Doc, offset: int) -> Optional[types.Hover]:
             )
         elif target is not None:
             text = describe(model, target)
+        elif found.field == "name" and found.target is not None:
+            text = describe(model, found.target)  # the target being declared
         else:
             return None
         return types.Hover(_markdown(text), doc.range(found.start, found.end))

@@ -71,12 +71,17 @@ class Index:
     # --- loading ------------------------------------------------------------------------------
 
     def scan(self) -> None:
-        for directory, dirnames, filenames in os.walk(self.root):
+        # os.walk and plain open(): at thousands of directories, pathlib's overhead shows.
+        top = str(self.root)
+        for directory, dirnames, filenames in os.walk(top):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+            relative = os.path.relpath(directory, top).replace(os.sep, "/")
+            relative = "" if relative == "." else relative
+            specs = sorted(n for n in filenames if n.endswith(".spec"))
             for name in filenames:
                 if is_build_file(name):
-                    path = Path(directory, name)
-                    self._parse_file(path.relative_to(self.root).as_posix(), path.read_text(errors="replace"))
+                    with open(os.path.join(directory, name), errors="replace") as f:
+                        self._parse_file(posixpath.join(relative, name), f.read(), specs)
         self._derive()
 
     def update(self, path: str, source: Optional[str] = None) -> None:
@@ -97,33 +102,37 @@ class Index:
                 self._read_specs(build)
         self._derive()
 
-    def _parse_file(self, path: str, source: str) -> None:
+    def _parse_file(self, path: str, source: str, specs: Optional[list[str]] = None) -> None:
         build = buildfile.parse(path, source)
         self.files[path] = build
-        self._read_specs(build)
+        self._read_specs(build, specs)
 
-    def _read_specs(self, build: BuildFile) -> None:
+    def _read_specs(self, build: BuildFile, specs: Optional[list[str]] = None) -> None:
+        """`specs`: the directory's *.spec files when the caller has listed it already."""
         for target in build.targets:
             if target.type != "rpm_package":
                 continue
-            spec = self._spec_path(target)
+            spec = self._spec_path(target, specs)
             names: list[str] = []
             if spec is not None:
                 try:
-                    names = specfile.package_names((self.root / spec).read_text(errors="replace"))
+                    with open(os.path.join(self.root, spec), errors="replace") as f:
+                        names = specfile.package_names(f.read())
                 except OSError:
                     pass
             self.specs[target.address] = SpecInfo(spec, names)
 
-    def _spec_path(self, target: TargetDecl) -> Optional[str]:
+    def _spec_path(self, target: TargetDecl, specs: Optional[list[str]]) -> Optional[str]:
+        """The `spec` field, else the directory's only *.spec (as rpm_package defaults it)."""
         given = target.fields.get("spec")
         if given is not None and isinstance(given.value, Str):
             return posixpath.join(target.directory, given.value.value)
-        try:
-            found = sorted(n for n in os.listdir(self.root / target.directory) if n.endswith(".spec"))
-        except OSError:
-            return None
-        return posixpath.join(target.directory, found[0]) if len(found) == 1 else None
+        if specs is None:
+            try:
+                specs = sorted(n for n in os.listdir(self.root / target.directory) if n.endswith(".spec"))
+            except OSError:
+                return None
+        return posixpath.join(target.directory, specs[0]) if len(specs) == 1 else None
 
     def _derive(self) -> None:
         targets: dict[str, TargetDecl] = {}
