@@ -64,7 +64,7 @@ class TargetDecl:
 
     def strings(self, field_name: str) -> list[Str]:
         value = self.fields.get(field_name)
-        return list(_strings(value.value)) if value else []
+        return list(strings_in(value.value)) if value else []
 
 
 @dataclass
@@ -76,12 +76,13 @@ class BuildFile:
     error: Optional[tuple[int, int, str]] = None  # a syntax error: 0-based line, column, message
 
 
-def _strings(value: Any) -> Iterator[Str]:
+def strings_in(value: Any) -> Iterator[Str]:
+    """Every string of an evaluated field value, in order."""
     if isinstance(value, Str):
         yield value
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from strings_in(item)
 
 
 class _Columns:

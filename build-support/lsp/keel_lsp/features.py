@@ -82,7 +82,7 @@ def string_at(doc: Doc, offset: int) -> Optional[StringAt]:
     if build.error is None:
         for target in build.targets:
             for name, decl in target.fields.items():
-                for s in buildfile._strings(decl.value):
+                for s in buildfile.strings_in(decl.value):
                     if s.span.line == line and s.span.start < column <= s.span.start + 4:  # after r/b and quotes
                         role = string_role(target.type, name, s.value)
                         return StringAt(s.value, role, start, end, doc.directory, target.address, name)
@@ -300,7 +300,7 @@ def diagnostics(model: Model, doc: Doc) -> list[types.Diagnostic]:
                 if name not in valid and name != "name" and decl.key is not None:
                     add(decl.key, f"Unrecognized field `{name}` in target {display}. Valid fields for the target type `{target.type}`: {', '.join(sorted(valid))}.")
         for name, decl in target.fields.items():
-            for s in buildfile._strings(decl.value):
+            for s in buildfile.strings_in(decl.value):
                 role = string_role(target.type, name, s.value)
                 if (s.span, s.value) in seen or role is None:
                     continue

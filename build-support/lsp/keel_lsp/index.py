@@ -166,7 +166,7 @@ class Index:
         found = []
         for target in build.targets:
             for name, decl in target.fields.items():
-                for value in buildfile._strings(decl.value):
+                for value in buildfile.strings_in(decl.value):
                     role = string_role(target.type, name, value.value)
                     if role:
                         found.append(Occurrence(value, role, target))
@@ -188,7 +188,7 @@ class Index:
         found: list[tuple[str, str]] = []
         for dependent, target in self.targets.items():
             for name, decl in target.fields.items():
-                for value in buildfile._strings(decl.value):
+                for value in buildfile.strings_in(decl.value):
                     role = string_role(target.type, name, value.value)
                     if role == "address" and addresses.parse(value.value, target.directory) == address:
                         found.append((dependent, name))

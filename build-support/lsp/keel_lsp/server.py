@@ -74,11 +74,12 @@ class KeelServer(LanguageServer):
         model.index.scan()
         indexed = time.perf_counter()
         model.help, help_current = pants_help.cached(root)
+        self.help_key = pants_help.key(root) if help_current else None
         model.graph = graph.cached(root)
         self.model = model
         self.info(
             f"keel-lsp: indexed {len(model.index.files)} BUILD files, {len(model.index.targets)} targets "
-            f"in {(indexed - started) * 1000:.0f} ms; help {'cached' if model.help else 'pending'}, "
+            f"in {(indexed - started) * 1000:.0f} ms; help {('cached' if help_current else 'cached, stale') if model.help else 'pending'}, "
             f"graph {'cached' if model.graph else 'pending'} (loaded in {(time.perf_counter() - indexed) * 1000:.0f} ms)"
         )
         self.worker.start()
@@ -152,6 +153,15 @@ class KeelServer(LanguageServer):
             self.publish(uri)
 
 
+def workspace_root(start: Path) -> Path:
+    """The build root: the nearest directory up from `start` holding pants.toml (an editor
+    opened on a subdirectory still gets the whole workspace), else `start` itself."""
+    for directory in (start, *start.parents):
+        if (directory / "pants.toml").is_file():
+            return directory
+    return start
+
+
 def uri_path(uri: str) -> Path:
     return Path(unquote(urlparse(uri).path))
 
@@ -167,7 +177,7 @@ def initialize(ls: KeelServer, params: types.InitializeParams) -> None:
     if not root and params.workspace_folders:
         root = str(uri_path(params.workspace_folders[0].uri))
     ls.loop = asyncio.get_event_loop()  # handlers run on pygls' loop: the worker reports to it
-    ls.start(Path(root or os.getcwd()).resolve())
+    ls.start(workspace_root(Path(root or os.getcwd()).resolve()))
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -182,17 +192,19 @@ def did_save(ls: KeelServer, params: types.DidSaveTextDocumentParams) -> None:
     if doc is None:
         return
     root, model = ls.model.root, ls.model
-    if features.is_build_path(doc.path):
-        model.index.update(doc.path, doc.text)
-        ls.worker.ask("graph") if not os.environ.get("KEEL_LSP_GRAPH") else None
-    elif doc.path.endswith(".spec"):
-        model.index.update_spec(doc.path)
-        ls.worker.ask("graph") if not os.environ.get("KEEL_LSP_GRAPH") else None
+    if features.is_build_path(doc.path) or doc.path.endswith(".spec"):
+        if doc.path.endswith(".spec"):
+            model.index.update_spec(doc.path)
+        else:
+            model.index.update(doc.path, doc.text)
+        if os.environ.get("KEEL_LSP_GRAPH"):
+            model.graph = graph.cached(root)  # a given graph.json: read it again, run nothing
+        else:
+            ls.worker.ask("graph")
     elif doc.path == "pants.toml" or (doc.path.startswith("rules/") and doc.path.endswith(".py")):
+        # A new field or target type in the plugin: Pants' help changes with it.
         if pants_help.key(root) != ls.help_key and not os.environ.get("KEEL_LSP_HELP"):
             ls.worker.ask("help")
-    if os.environ.get("KEEL_LSP_GRAPH") and (features.is_build_path(doc.path) or doc.path.endswith(".spec")):
-        model.graph = graph.cached(root)  # tests and the benchmark rewrite their graph.json
     model.changed()
     ls.publish_all()
 
