@@ -26,6 +26,7 @@ class LspClient:
         self._cond = threading.Condition()
         self._responses: dict[int, dict] = {}
         self.notifications: list[dict] = []
+        self.server_requests: list[dict] = []  # e.g. client/registerCapability
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -56,6 +57,9 @@ class LspClient:
             if "method" in message and "id" in message:
                 # A request from the server (e.g. registerCapability): an editor says yes.
                 self._send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                with self._cond:
+                    self.server_requests.append(message)
+                    self._cond.notify_all()
                 continue
             with self._cond:
                 if "id" in message:
@@ -104,7 +108,9 @@ class LspClient:
     # --- LSP -----------------------------------------------------------------------------------
 
     def initialize(self, root: Path) -> dict:
-        result = self.request("initialize", {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": {}}, timeout=600)
+        # As editors do: files changed outside the editor are reported if the server asks.
+        capabilities = {"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}}}
+        result = self.request("initialize", {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": capabilities}, timeout=600)
         self.notify("initialized", {})
         return result
 

@@ -284,6 +284,23 @@ def test_save_reindexes_the_build_file(lsp: LspClient, ws: Workspace) -> None:
     assert "newpkg" in labels(complete_in(lsp, ws, "disk_image(packages=['newp"))  # its spec's name
 
 
+def test_files_changed_outside_the_editor(lsp: LspClient, ws: Workspace) -> None:
+    """A checkout adds a spec directory: the editor reports it (the server asked it to watch
+    BUILD and spec files), and its address and names complete without a save."""
+    registration = lsp.server_requests[0]["params"]["registrations"][0]
+    assert registration["method"] == "workspace/didChangeWatchedFiles"
+    assert {w["globPattern"] for w in registration["registerOptions"]["watchers"]} == {"**/BUILD", "**/BUILD.*", "**/*.spec"}
+    new = ws.root / "specs/checkedout/BUILD"
+    new.parent.mkdir(parents=True)
+    new.write_text("rpm_package()\n")
+    (new.parent / "checkedout.spec").write_text(spec("checkedout", "%package extras\nSummary: x\n%description extras\nx.\n%files extras\n"))
+    mark = lsp.mark()
+    lsp.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": new.as_uri(), "type": 1}, {"uri": (new.parent / "checkedout.spec").as_uri(), "type": 1}]})
+    lsp.wait_for(lambda m: "graph loaded" in m.get("params", {}).get("message", ""), 120, mark)  # and a new graph asked for
+    assert "specs/checkedout" in labels(complete_in(lsp, ws, "rpm_package(dependencies=['specs/check"))
+    assert "checkedout-extras" in labels(complete_in(lsp, ws, "disk_image(packages=['checkedout-"))
+
+
 def test_answers_from_build_files_before_the_graph(ws: Workspace, lsp: LspClient, tmp_path: Path) -> None:
     """No graph yet (rpm-graph still running, or not there): addresses and spec names work from
     the server's own reading; names only the graph knows are not reported as errors."""

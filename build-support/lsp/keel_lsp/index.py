@@ -87,20 +87,30 @@ class Index:
     def update(self, path: str, source: Optional[str] = None) -> None:
         """A BUILD file (relative path) changed, was created (`source` given or read from disk) or
         is gone."""
+        self._update(path, source)
+        self._derive()
+
+    def update_many(self, build_files: list[str], specs: list[str]) -> None:
+        """Files changed behind the editor's back (a checkout): one derive for all of them."""
+        for path in build_files:
+            self._update(path, None)
+        for path in specs:
+            directory = posixpath.dirname(path)
+            for build in self.files.values():
+                if build.directory == directory:
+                    self._read_specs(build)
+        self._derive()
+
+    def _update(self, path: str, source: Optional[str]) -> None:
         full = self.root / path
         if source is None and not full.exists():
             self.files.pop(path, None)
         else:
             self._parse_file(path, source if source is not None else full.read_text(errors="replace"))
-        self._derive()
 
     def update_spec(self, path: str) -> None:
         """A spec changed: re-read the names of the targets in its directory."""
-        directory = posixpath.dirname(path)
-        for build in self.files.values():
-            if build.directory == directory:
-                self._read_specs(build)
-        self._derive()
+        self.update_many([], [path])
 
     def _parse_file(self, path: str, source: str, specs: Optional[list[str]] = None) -> None:
         build = buildfile.parse(path, source)

@@ -180,6 +180,47 @@ def initialize(ls: KeelServer, params: types.InitializeParams) -> None:
     ls.start(workspace_root(Path(root or os.getcwd()).resolve()))
 
 
+@server.feature(types.INITIALIZED)
+def initialized(ls: KeelServer, params: types.InitializedParams) -> None:
+    """Ask the editor to report BUILD and spec files changed outside it (a checkout, a script),
+    when it can; without this, only saves in the editor update the index."""
+    workspace = ls.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace else None
+    if watched and watched.dynamic_registration:
+        watchers = [types.FileSystemWatcher(glob_pattern=g) for g in ("**/BUILD", "**/BUILD.*", "**/*.spec")]
+        ls.client_register_capability(
+            types.RegistrationParams([
+                types.Registration(
+                    "keel-build-files", types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                    types.DidChangeWatchedFilesRegistrationOptions(watchers),
+                )
+            ])
+        )
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def watched_files_changed(ls: KeelServer, params: types.DidChangeWatchedFilesParams) -> None:
+    build_files, specs = [], []
+    for change in params.changes:
+        try:
+            path = uri_path(change.uri).relative_to(ls.model.root).as_posix()
+        except ValueError:
+            continue
+        if path.split("/")[0] in {".pants.d", "dist", ".keel", ".git"}:
+            continue
+        if features.is_build_path(path):
+            build_files.append(path)
+        elif path.endswith(".spec"):
+            specs.append(path)
+    if not build_files and not specs:
+        return
+    ls.model.index.update_many(build_files, specs)
+    if not os.environ.get("KEEL_LSP_GRAPH"):
+        ls.worker.ask("graph")
+    ls.model.changed()
+    ls.publish_all()
+
+
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: KeelServer, params: types.DidOpenTextDocumentParams) -> None:
     ls.publish(params.text_document.uri)
