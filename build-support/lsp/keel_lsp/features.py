@@ -105,10 +105,15 @@ def resolve_string(model: Model, found: StringAt) -> Optional[str]:
 def _matching(candidates: list[str], prefix: str) -> tuple[list[str], bool]:
     """Those starting with `prefix` first, then those containing it; at most MAX_ITEMS."""
     lowered = prefix.lower()
-    starts = [c for c in candidates if c.lower().startswith(lowered)]
-    if len(starts) < MAX_ITEMS and lowered:
-        starts += [c for c in candidates if lowered in c.lower() and not c.lower().startswith(lowered)][: MAX_ITEMS]
-    return starts[:MAX_ITEMS], len(starts) > MAX_ITEMS
+    starts, contains = [], []
+    for candidate in candidates:
+        position = candidate.lower().find(lowered)
+        if position == 0:
+            starts.append(candidate)
+        elif position > 0:
+            contains.append(candidate)
+    found = starts + contains
+    return found[:MAX_ITEMS], len(found) > MAX_ITEMS
 
 
 def _markdown(text: str) -> types.MarkupContent:

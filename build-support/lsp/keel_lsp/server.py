@@ -123,13 +123,22 @@ class KeelServer(LanguageServer):
     # --- documents ----------------------------------------------------------------------------
 
     def doc(self, uri: str) -> Optional[Doc]:
-        path = uri_path(uri)
-        try:
-            relative = path.relative_to(self.model.root).as_posix()
-        except ValueError:
+        relative = self.relative(uri)
+        if relative is None:
             return None
         document = self.workspace.get_text_document(uri)
         return Doc(relative, document.source)
+
+    def relative(self, uri: str) -> Optional[str]:
+        """The file's path in the workspace; None outside it. The root is a resolved path, so a
+        file opened through a symlinked directory is resolved too before giving up."""
+        path = uri_path(uri)
+        for candidate in (path, path.resolve()):
+            try:
+                return candidate.relative_to(self.model.root).as_posix()
+            except ValueError:
+                continue
+        return None
 
     def build_doc(self, uri: str) -> Optional[Doc]:
         """The document if it is a BUILD file: editors may send others (a client set up for
@@ -202,9 +211,8 @@ def initialized(ls: KeelServer, params: types.InitializedParams) -> None:
 def watched_files_changed(ls: KeelServer, params: types.DidChangeWatchedFilesParams) -> None:
     build_files, specs = [], []
     for change in params.changes:
-        try:
-            path = uri_path(change.uri).relative_to(ls.model.root).as_posix()
-        except ValueError:
+        path = ls.relative(change.uri)
+        if path is None:
             continue
         if path.split("/")[0] in {".pants.d", "dist", ".keel", ".git"}:
             continue
