@@ -7,7 +7,7 @@ from pathlib import Path
 # build-support/lsp is the server's own tree (a hyphen in its path keeps it off source roots).
 sys.path.insert(0, str(Path.cwd() / "build-support" / "lsp"))
 
-from keel_lsp import addresses, buildfile, graph, specfile  # noqa: E402  # pants: no-infer-dep
+from keel_lsp import addresses, buildfile, context, graph, pants_help, specfile  # noqa: E402  # pants: no-infer-dep
 from keel_lsp.index import Index  # noqa: E402  # pants: no-infer-dep
 
 IMAGES_BUILD = """\
@@ -94,3 +94,28 @@ def test_index_reads_a_workspace(tmp_path: Path) -> None:
     assert index.stage_of == {"specs/libkv:libkv": "toolchain:official"}
     assert index.exists("specs/nope:nope") is False
     assert index.dependents("specs/libkv:libkv", index.packages.get) == [("toolchain:official", "packages")]
+
+
+def test_cursor_context_in_text_being_typed() -> None:
+    def at_end(text: str) -> context.Context:
+        return context.scan(text, len(text))
+
+    assert (at_end("# rpm_package(\nrpm_").kind, at_end("# rpm_package(\nrpm_").prefix) == ("statement", "rpm_")
+    argument = at_end("rpm_package(\n    name='x',  # a comment, with (\n    to")
+    assert (argument.kind, argument.prefix, argument.call.callee, argument.call.keywords) == ("argument", "to", "rpm_package", ("name",))
+    string = at_end('disk_image(name="a\\"b", packages=BASE + ["kv')
+    assert (string.kind, string.prefix, string.call.callee, string.call.keyword) == ("string", "kv", "disk_image", "packages")
+    assert at_end("rpm_package(spec='x.spec')\n").kind == "statement"
+    assert at_end("x = [\n").kind == "other"
+    assert context.string_at('f(dependencies=[":a", "specs/b"])', 25)[:3] == ("specs/b", 23, 30)
+
+
+def test_help_cache_key_follows_pants_toml_and_the_plugin(tmp_path: Path) -> None:
+    (tmp_path / "pants.toml").write_text("[GLOBAL]\n")
+    first = pants_help.key(tmp_path)
+    (tmp_path / "rules/rpm").mkdir(parents=True)
+    (tmp_path / "rules/rpm/target_types.py").write_text("# a new field\n")
+    second = pants_help.key(tmp_path)
+    (tmp_path / "pants.toml").write_text("[GLOBAL]\nbackend_packages = []\n")
+    assert len({first, second, pants_help.key(tmp_path)}) == 3
+    assert pants_help.cache_path(tmp_path).name == f"help-all-{pants_help.key(tmp_path)}.json"
