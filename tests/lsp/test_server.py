@@ -257,6 +257,8 @@ def test_diagnostics(lsp: LspClient, ws: Workspace) -> None:
         "provides it. Check the name (`./pants list ::` shows the targets), or add a spec that provides it."
     )
     assert len(by_line) == 4  # `:bad-field` exists, `libkv` is built: no complaint
+    hover = lsp.at("textDocument/hover", uri, *where(broken, "no-such-package", 2))["contents"]["value"]
+    assert hover == "binary package `no-such-package`: no rpm_package builds or provides it"
     clean = ws.root / "specs/kvtool/BUILD"
     mark = lsp.mark()
     assert lsp.diagnostics_after(lsp.open(clean), mark) == []
@@ -315,6 +317,8 @@ def test_answers_from_build_files_before_the_graph(ws: Workspace, lsp: LspClient
         locations = client.at("textDocument/definition", uri, *where(image, "//specs/kvtool:kvtool", 2))
         assert [l["uri"] for l in locations] == [(ws.root / "specs/kvtool/BUILD").as_uri(), (ws.root / "specs/kvtool/kvtool.spec").as_uri()]
         assert client.at("textDocument/definition", uri, *where(image, "kv-provided", 2)) == []
+        hover = client.at("textDocument/hover", uri, *where(image, "kv-provided", 2))["contents"]["value"]
+        assert "not loaded yet" in hover
         assert "libkv-devel" in labels(complete_in(client, ws, "disk_image(packages=['libkv-"))
         # The graph arrives; a save makes the server read it.
         graph.write_text(json.dumps(graph_json()))

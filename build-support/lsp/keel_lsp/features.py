@@ -206,11 +206,12 @@ def hover(model: Model, doc: Doc, offset: int) -> Optional[types.Hover]:
     if found is not None:
         target = resolve_string(model, found)
         if found.role == "package":
-            text = (
-                f"binary package `{found.value}`\n\n" + describe(model, target)
-                if target
-                else f"binary package `{found.value}`: no rpm_package builds or provides it"
-            )
+            if target:
+                text = f"binary package `{found.value}`\n\n" + describe(model, target)
+            elif model.package_known(found.value) is None:
+                text = f"binary package `{found.value}`: not in any spec's names; the package graph (Provides) is not loaded yet"
+            else:
+                text = f"binary package `{found.value}`: no rpm_package builds or provides it"
         elif target is not None:
             text = describe(model, target)
         elif found.field == "name" and found.target is not None:

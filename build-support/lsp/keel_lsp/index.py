@@ -114,6 +114,9 @@ class Index:
 
     def _parse_file(self, path: str, source: str, specs: Optional[list[str]] = None) -> None:
         build = buildfile.parse(path, source)
+        previous = self.files.get(path)
+        if build.error is not None and previous is not None and previous.error is None:
+            return  # saved mid-edit with a syntax error: its targets stay as they last parsed
         self.files[path] = build
         self._read_specs(build, specs)
 
