@@ -41,6 +41,7 @@ def _call_frame(stack: list[Frame]) -> Optional[Frame]:
 
 
 def scan(text: str, offset: int) -> Context:
+    """The context at `offset`, from the text before it only (what follows may be unfinished)."""
     stack: list[Frame] = []
     i, n = 0, offset
     while i < n:

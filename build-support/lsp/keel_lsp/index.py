@@ -42,15 +42,6 @@ def string_role(target_type: str, field_name: str, value: str = "") -> Optional[
 
 
 @dataclass
-class Occurrence:
-    """A string in a BUILD file that names something: where it is, what it is, who wrote it."""
-
-    value: Str
-    role: str
-    target: TargetDecl
-
-
-@dataclass
 class SpecInfo:
     path: Optional[str]  # relative to the workspace root
     packages: list[str]
@@ -174,16 +165,6 @@ class Index:
         self.targets, self.packages, self.uncertain_dirs, self.stage_of = targets, packages, uncertain, stage_of
 
     # --- queries ------------------------------------------------------------------------------
-
-    def occurrences(self, build: BuildFile) -> list[Occurrence]:
-        found = []
-        for target in build.targets:
-            for name, decl in target.fields.items():
-                for value in buildfile.strings_in(decl.value):
-                    role = string_role(target.type, name, value.value)
-                    if role:
-                        found.append(Occurrence(value, role, target))
-        return found
 
     def exists(self, address: str) -> Optional[bool]:
         """True/False when the BUILD files tell; None when they cannot (no BUILD parsed there

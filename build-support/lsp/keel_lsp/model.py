@@ -7,7 +7,6 @@ package, a target's stage) and the index for what the open BUILD file says right
 """
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -137,6 +136,3 @@ class Model:
             if target.span.line <= line <= target.span.end_line and target.name_known:
                 return target.address
         return None
-
-    def build_dir(self, path: str) -> str:
-        return posixpath.dirname(path)
