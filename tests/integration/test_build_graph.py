@@ -10,8 +10,10 @@ from __future__ import annotations
 import html
 import json
 import subprocess
+import sys
 from pathlib import Path
 
+from tests.pants_workspace import RULES_ROOT
 from tests.integration.chain_workspace import (
     IMAGE,
     LIBRARY,
@@ -128,3 +130,18 @@ def test_rpm_graph_draws_specs_packages_stages_and_images(tmp_path: Path) -> Non
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     for shown in (IMAGE, "specs/greet/greet.spec", "toolchain:official", "NOTHING provides no-such-devel"):
         assert shown in svg
+
+    # The language server (build-support/build-lsp) reads this file: its loader takes the real
+    # goal's output as it is.
+    load = (
+        "import sys; from pathlib import Path; from keel_lsp import graph; "
+        "g = graph.read(Path(sys.argv[1])); "
+        "print(g.packages['greet'], g.targets[g.packages['greet']].spec, "
+        "sorted(d for d, _ in g.dependents[g.packages['libgreet']]))"
+    )
+    read = subprocess.run(
+        [sys.executable, "-c", load, str(ws.root / "dist/rpm-graph/graph.json")],
+        env={"PYTHONPATH": str(RULES_ROOT / "build-support" / "lsp")},
+        capture_output=True, text=True, check=True,
+    )
+    assert read.stdout.split() == [PROGRAM, "specs/greet/greet.spec", f"['{PROGRAM}']"]
