@@ -34,7 +34,7 @@ class HostTool:
     command: str
     debian_package: str
     rpm_package: str
-    use: str  # build, image-test or ci
+    use: str  # build, graph, repository, image-test or ci
 
 
 def parse_host_tools(text: str) -> tuple[HostTool, ...]:
@@ -56,7 +56,7 @@ HOST_TOOLS = {tool.command: tool for tool in HOST_TOOL_LIST if tool.command != "
 # What ./pants checks (and installs) on every start.
 BUILD_TOOLS = frozenset(name for name, tool in HOST_TOOLS.items() if tool.use == "build")
 # What keel's rules may ask for: those, and the tools of goals that only some users run.
-RULE_TOOLS = BUILD_TOOLS | frozenset(name for name, tool in HOST_TOOLS.items() if tool.use == "graph")
+RULE_TOOLS = BUILD_TOOLS | frozenset(name for name, tool in HOST_TOOLS.items() if tool.use in ("graph", "repository"))
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class HostToolsRequest:
         unlisted = [name for name in self.names if name not in RULE_TOOLS]
         if unlisted:
             raise ValueError(
-                f"keel asks for host tools that {HOST_TOOLS_LIST} does not list for `build` or `graph`: "
+                f"keel asks for host tools that {HOST_TOOLS_LIST} does not list for `build`, `graph` or `repository`: "
                 f"{', '.join(unlisted)}. Add them there, with the packages that bring them."
             )
 

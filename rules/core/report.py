@@ -49,7 +49,7 @@ _PHRASE = {
 
 @dataclass(frozen=True)
 class BuildReportEntryRequest:
-    kind: str  # "rpm" or "image"
+    kind: str  # "rpm", "image" or "repository"
     target: str
     outputs: tuple[str, ...]
     # Part of equality on purpose, unlike in ProcessResult: the engine keeps one node per equal
@@ -99,7 +99,7 @@ def summary(outputs: list[dict], path: str) -> str:
 
     kinds = [
         count(n, noun)
-        for kind, noun in (("rpm", "RPM"), ("image", "image"))
+        for kind, noun in (("rpm", "RPM"), ("image", "image"), ("repository", "repository"))
         if (n := sum(o["kind"] == kind for o in outputs))
     ]
     how = [

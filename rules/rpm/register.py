@@ -5,7 +5,9 @@ util_rules/package_graph (who provides what), util_rules/build (rpmbuild), goals
 """
 from rules.core import host_tools, report
 from rules.rpm import dependency_inference
-from rules.rpm.goals import compat, package, requires, tailor
+from rules.image.util_rules import image_root
+from rules.rpm.goals import compat, package, repository, requires, tailor
+from rules.rpm.repository_target_types import RpmRepositoryTarget
 from rules.rpm.target_types import RpmPackageTarget
 from rules.rpm.util_rules import build, package_graph, spec_info
 from rules.sources import fetch
@@ -14,7 +16,7 @@ from rules.toolchain import register as toolchain
 
 def target_types():
     # Packages are built in toolchain roots: stage 2 brings stage 1 along.
-    return [RpmPackageTarget, *toolchain.target_types()]
+    return [RpmPackageTarget, RpmRepositoryTarget, *toolchain.target_types()]
 
 
 def rules():
@@ -31,4 +33,7 @@ def rules():
         *tailor.rules(),
         *requires.rules(),
         *compat.rules(),
+        # A repository's packages are resolved as an image's are.
+        *image_root.rules(),
+        *repository.rules(),
     ]

@@ -22,12 +22,13 @@ from rules.core.host_tools import (
 from rules.core.subsystems import DEFAULT_SEARCH_PATH, HostSettings
 from rules.image.goals import graph
 from rules.image.util_rules import container, disk, image_root
+from rules.rpm.goals import repository
 from rules.sandbox import root
 from rules.sources import fetch
 from rules.toolchain.goals import lock
 from rules.toolchain.util_rules import roots, seed
 
-RULE_MODULES = (root, container, disk, image_root, lock, seed, roots, fetch, graph)
+RULE_MODULES = (root, container, disk, image_root, lock, seed, roots, fetch, graph, repository)
 
 
 def requested_tools() -> dict[str, set[str]]:
@@ -49,19 +50,22 @@ def test_every_tool_a_rule_asks_for_is_listed_for_build_or_graph() -> None:
         assert names <= RULE_TOOLS, f"{module}: {sorted(names - RULE_TOOLS)} not in host-tools.txt"
     # Graphviz only for the goal that draws: ./pants does not install it on every start.
     assert requested["rules.image.goals.graph"] == {"dot"} and "dot" not in BUILD_TOOLS
+    # Likewise createrepo_c and the signing tools, only for `package` of an rpm_repository.
+    assert {"createrepo_c", "rpmsign", "gpg"} <= requested["rules.rpm.goals.repository"]
+    assert not {"createrepo_c", "rpmsign", "gpg"} & BUILD_TOOLS
     # find_host_tools runs sh itself.
     assert "sh" in BUILD_TOOLS
 
 
 def test_a_tool_that_is_not_listed_cannot_be_asked_for() -> None:
-    with pytest.raises(ValueError, match="does not list for `build` or `graph`: qemu-img, nope"):
+    with pytest.raises(ValueError, match="does not list for `build`, `graph` or `repository`: qemu-img, nope"):
         HostToolsRequest(("bash", "qemu-img", "nope"), DEFAULT_SEARCH_PATH)
 
 
 def test_the_list_is_parsed_and_checked() -> None:
     assert HOST_TOOLS["bwrap"].debian_package == "bubblewrap" and HOST_TOOLS["bwrap"].use == "build"
     assert HOST_TOOLS["rpmbuild"].rpm_package == "rpm-build"
-    assert {tool.use for tool in HOST_TOOL_LIST} == {"build", "graph", "image-test", "ci"}
+    assert {tool.use for tool in HOST_TOOL_LIST} == {"build", "graph", "repository", "image-test", "ci"}
     assert "ovmf" in {tool.debian_package for tool in HOST_TOOL_LIST} and "-" not in HOST_TOOLS
     with pytest.raises(ValueError, match="host-tools.txt:2: expected COMMAND DEBIAN RPM USE"):
         parse_host_tools("# comment\nrpm rpm build\n")

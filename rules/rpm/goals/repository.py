@@ -1,0 +1,228 @@
+"""`./pants package` for rpm_repository: RPMs, optionally signed, with createrepo_c's repodata.
+
+The packages are resolved as an image's are (ImagePackageRoots, ImagePackages): one meaning of
+"these packages" across keel. The signing key is looked up once per run (a key may change
+between runs without any file of the repository changing); only its fingerprint enters the
+cache key, never the key.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestEntries,
+    DigestSubset,
+    FileContent,
+    FileEntry,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from rules.core.failure import check_process
+from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.report import BuildReportEntry, BuildReportEntryRequest
+from rules.core.subsystems import HostSettings
+from rules.image.util_rules.image_root import (
+    ImagePackageRoots,
+    ImagePackageRootsRequest,
+    ImagePackages,
+    ImagePackagesRequest,
+)
+from rules.rpm.repository_target_types import (
+    RpmRepositoryBaseUrlField,
+    RpmRepositoryIdField,
+    RpmRepositoryOutputPathField,
+    RpmRepositoryPackagesField,
+    RpmRepositoryWithRequiresField,
+)
+from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.rpm.subsystems.rpm_sign import RpmSignSubsystem
+from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
+
+_MAKE_REPOSITORY = (Path(__file__).parent.parent / "scripts" / "make_repository.sh").read_bytes()
+_TOOLS = ("createrepo_c", "rpmsign", "gpg", "gpgconf", "gpg-agent", "cp", "find", "mkdir", "touch")
+
+
+class SigningKeyError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RepositoryFieldSet(PackageFieldSet):
+    required_fields = (RpmRepositoryPackagesField, RpmRepositoryBaseUrlField)
+
+    packages: RpmRepositoryPackagesField
+    with_requires: RpmRepositoryWithRequiresField
+    repo_id: RpmRepositoryIdField
+    base_url: RpmRepositoryBaseUrlField
+    output_path: RpmRepositoryOutputPathField
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """The key of `[rpm-sign]`, or no key (`fingerprint` empty)."""
+
+    fingerprint: str = ""
+    created: int = 0
+    gnupg_home: str = ""
+
+
+@rule(desc="Look up the signing key", level=LogLevel.DEBUG)
+async def signing_key(sign: RpmSignSubsystem, host: HostSettings) -> SigningKey:
+    if not sign.key:
+        return SigningKey()
+    home = os.path.abspath(os.path.expanduser(sign.gnupg_home or "~/.gnupg"))
+    tools = await Get(HostTools, HostToolsRequest(("gpg",), host.search_path))
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=(tools["gpg"], "--homedir", home, "--batch", "--no-auto-check-trustdb",
+                  "--with-colons", "--list-keys", "--", sign.key),
+            env={"PATH": host.path_env, "KEEL_HOST_TOOLS": tools.identity},
+            description=f"Look up the signing key {sign.key}",
+            level=LogLevel.DEBUG,
+            # The home is outside the sandbox and may change between runs: ask again each run.
+            cache_scope=ProcessCacheScope.PER_SESSION,
+        ),
+    )
+    keys = []
+    for line in result.stdout.decode().splitlines():
+        fields = line.split(":")
+        # Public keys only: listing secret keys would start a gpg-agent in the user's home.
+        if fields[0] == "pub":
+            keys.append([int(fields[5]), ""])
+        elif fields[0] == "fpr" and keys and not keys[-1][1]:
+            keys[-1][1] = fields[9]
+    if result.exit_code != 0 or len(keys) != 1:
+        found = "no key" if not keys else f"{len(keys)} keys"
+        raise SigningKeyError(
+            f"`[rpm-sign].key` is {sign.key!r}, which names {found} in the GnuPG home {home} "
+            "(`[rpm-sign].gnupg_home`). Give the fingerprint of one key whose secret key is "
+            "there (`gpg --homedir HOME --list-secret-keys` lists them), or unset the key to publish "
+            f"unsigned.\n{result.stderr.decode(errors='replace')}"
+        )
+    return SigningKey(keys[0][1], keys[0][0], home)
+
+
+@dataclass(frozen=True)
+class RepositoryRpms:
+    digest: Digest  # RPMS/<arch>/*.rpm
+    files: tuple[str, ...]
+    source_date_epoch: int
+    built: tuple[BuiltRpms, ...]
+
+
+@rule(desc="Collect a repository's RPMs", level=LogLevel.DEBUG)
+async def repository_rpms(field_set: RepositoryFieldSet, rpm: RpmSubsystem) -> RepositoryRpms:
+    packages = tuple(field_set.packages.value or ())
+    if field_set.with_requires.value:
+        closure = await Get(ImagePackages, ImagePackagesRequest(field_set.address, packages))
+        return RepositoryRpms(closure.digest, closure.files, closure.source_date_epoch, ())
+    named = await Get(ImagePackageRoots, ImagePackageRootsRequest(field_set.address, packages))
+    addresses = sorted({p.address for p in named.roots})
+    built = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in addresses)
+    files = sorted(
+        {f"RPMS/{named.graph.infos[p.address].package(p.package).filename}" for p in named.roots}
+    )
+    digest = await Get(Digest, DigestSubset(await Get(Digest, MergeDigests(b.digest for b in built)), PathGlobs(files)))
+    epoch = max(source_date_epoch(b.info, rpm) for b in built)
+    return RepositoryRpms(digest, tuple(files), epoch, tuple(built))
+
+
+def repo_file(repo_id: str, base_url: str, signed: bool) -> str:
+    """The .repo file dnf and tdnf read from /etc/yum.repos.d."""
+    lines = [f"[{repo_id}]", f"name={repo_id}", f"baseurl={base_url}", "enabled=1"]
+    if signed:
+        lines += ["gpgcheck=1", "repo_gpgcheck=1", f"gpgkey={base_url}/RPM-GPG-KEY-{repo_id}"]
+    else:
+        lines += ["gpgcheck=0", "repo_gpgcheck=0"]
+    return "\n".join(lines) + "\n"
+
+
+@rule(desc="Make a package repository", level=LogLevel.DEBUG)
+async def package_repository(
+    field_set: RepositoryFieldSet, rpm: RpmSubsystem, host: HostSettings
+) -> BuiltPackage:
+    repo_id = field_set.repo_id.value or field_set.address.target_name
+    out_dir = (field_set.output_path.value or f"repos/{repo_id}").strip("/")
+    rpms, key, tools = await MultiGet(
+        Get(RepositoryRpms, RepositoryFieldSet, field_set),
+        Get(SigningKey),
+        Get(HostTools, HostToolsRequest(_TOOLS, host.search_path)),
+    )
+    # gpg refuses to sign before its key was made.
+    sign_time = max(rpms.source_date_epoch, key.created)
+    script = await Get(Digest, CreateDigest([FileContent("make_repository.sh", _MAKE_REPOSITORY, is_executable=True)]))
+    inputs = await Get(Digest, MergeDigests([script, await Get(Digest, AddPrefix(rpms.digest, "rpms"))]))
+    argv = [tools["sh"], "make_repository.sh", str(rpms.source_date_epoch)]
+    if key.fingerprint:
+        argv += [key.fingerprint, key.gnupg_home, str(sign_time)]
+    process = Process(
+        argv=tuple(argv),
+        input_digest=inputs,
+        env={
+            "PATH": host.path_env,
+            "HOME": "{chroot}",
+            "KEEL_HOST_TOOLS": tools.identity,
+            # The key's identity: the home is read by absolute path, outside the cache key.
+            "KEEL_SIGNING_KEY": key.fingerprint,
+            "CREATEREPO_C": tools["createrepo_c"],
+            "RPMSIGN": tools["rpmsign"],
+            "GPG": tools["gpg"],
+            "GPGCONF": tools["gpgconf"],
+        },
+        output_directories=("repo",),
+        description=f"createrepo_c {repo_id}: {len(rpms.files)} RPMs" + (", signed" if key.fingerprint else ""),
+        level=LogLevel.DEBUG,
+    )
+    result = await Get(FallibleProcessResult, Process, process)
+    await check_process(result, process.description, f"Making the repository of {field_set.address} failed.")
+
+    made = await Get(Digest, RemovePrefix(result.output_digest, "repo"))
+    entries = await Get(DigestEntries, Digest, made)
+    files = [e for e in entries if isinstance(e, FileEntry)]
+    if not any(e.path == "repodata/repomd.xml" for e in files):
+        raise SigningKeyError(f"createrepo_c wrote no repodata/repomd.xml for {field_set.address}.")
+    # The exported public key gets the name clients and the .repo file expect.
+    renamed = [
+        FileEntry(f"RPM-GPG-KEY-{repo_id}" if e.path == "public-key" else e.path, e.file_digest) for e in files
+    ]
+    repo = await Get(
+        Digest,
+        CreateDigest(
+            [
+                *renamed,
+                FileContent(
+                    f"{repo_id}.repo", repo_file(repo_id, field_set.base_url.value, bool(key.fingerprint)).encode()
+                ),
+            ]
+        ),
+    )
+    digest = await Get(Digest, AddPrefix(repo, out_dir))
+    report = await Get(
+        BuildReportEntry, BuildReportEntryRequest("repository", str(field_set.address), (out_dir,), result.metadata)
+    )
+    signed = (
+        f"signed with {key.fingerprint}"
+        if key.fingerprint
+        else "UNSIGNED (no `[rpm-sign].key`; its .repo says gpgcheck=0)"
+    )
+    return BuiltPackage(
+        digest,
+        (BuiltPackageArtifact(out_dir, extra_log_lines=(f"{len(rpms.files)} RPMs, {signed}, {report.describe()}",)),),
+    )
+
+
+def rules():
+    return [*collect_rules(), UnionRule(PackageFieldSet, RepositoryFieldSet)]
