@@ -35,6 +35,16 @@ class RpmRepositoryPackagesField(StringSequenceField):
         """
     )
 
+    @classmethod
+    def compute_value(cls, raw_value, address):
+        value = super().compute_value(raw_value, address)
+        if not value:
+            raise InvalidFieldException(
+                f"The `packages` of {address} is empty: list the rpm_package targets or package "
+                "names the repository should hold."
+            )
+        return value
+
 
 class RpmRepositoryWithRequiresField(BoolField):
     alias = "with_requires"

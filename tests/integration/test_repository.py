@@ -29,6 +29,21 @@ echo {release} > %{{buildroot}}%{{_datadir}}/foo/release
 - test
 """
 
+BAR_SPEC = """Name: bar
+Version: 1.0
+Release: 1%{?dist}
+Summary: bar
+License: MIT
+BuildArch: noarch
+Requires: foo
+%description
+Needs foo.
+%install
+mkdir -p %{buildroot}%{_datadir}/bar
+%files
+%{_datadir}/bar
+"""
+
 
 def make_key(home: Path, name: str) -> str:
     """A throw-away signing key without passphrase; its fingerprint."""
@@ -58,7 +73,12 @@ class Site:
         self.ws = Workspace(tmp, {
             "specs/foo/BUILD": "rpm_package()",
             "specs/foo/foo.spec": FOO_SPEC.format(release=1),
-            "repos/BUILD": f"rpm_repository(name='updates', packages=['//specs/foo'], base_url='file://{self.served}')",
+            "specs/bar/BUILD": "rpm_package()",
+            "specs/bar/bar.spec": BAR_SPEC,
+            "repos/BUILD": (
+                f"rpm_repository(name='updates', packages=['//specs/foo'], base_url='file://{self.served}')\n"
+                "rpm_repository(name='closure', packages=['bar'], with_requires=True, base_url='file:///srv/closure')\n"
+            ),
         })
 
     def package(self, *, signed: bool = True, cache: str | None = None) -> subprocess.CompletedProcess:
@@ -216,3 +236,13 @@ def test_a_key_that_did_not_sign_is_refused(site: Site, tmp_path: Path) -> None:
         assert "GPG signature verification error" in result.stderr + result.stdout
     finally:
         kill_agent(other_home)
+
+
+def test_with_requires_adds_what_the_packages_require(site: Site) -> None:
+    # Unsigned (no key given): the closure of bar is bar and the foo it Requires.
+    argv, env = site.ws.pants_command("package", "repos:closure")
+    result = subprocess.run(argv, cwd=site.ws.root, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "UNSIGNED" in result.stderr
+    packages = sorted(p.name for p in (site.ws.root / "dist/repos/closure/Packages").iterdir())
+    assert packages == ["bar-1.0-1.t1.noarch.rpm", "foo-1.0-1.t1.noarch.rpm"]

@@ -38,6 +38,13 @@ def test_bad_fields_name_the_target_and_the_fix(fields: str, complaint: str) -> 
     assert complaint in str(error.value) and "repos:updates" in str(error.value)
 
 
+def test_an_empty_package_list_is_refused() -> None:
+    rule_runner = RuleRunner(target_types=[RpmRepositoryTarget])
+    rule_runner.write_files({"repos/BUILD": "rpm_repository(name='updates', packages=[], base_url='file:///srv')"})
+    with pytest.raises(ExecutionError, match="The `packages` of repos:updates is empty"):
+        rule_runner.get_target(Address("repos", target_name="updates"))
+
+
 def test_a_target_named_main_needs_another_repo_id() -> None:
     rule_runner = RuleRunner(target_types=[RpmRepositoryTarget])
     rule_runner.write_files({"repos/BUILD": "rpm_repository(name='main', packages=['foo'], base_url='file:///srv')"})
