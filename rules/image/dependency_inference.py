@@ -1,5 +1,6 @@
 """An image depends on the rpm_package targets its `packages` name and on the stage that
-assembles it, so Pants' graph runs spec -> RPM -> image (and toolchain -> image tools -> image)."""
+assembles it, so Pants' graph runs spec -> RPM -> image (and toolchain -> image tools -> image).
+An rpm_repository, whose `packages` resolve as an image's do, depends on those targets too."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ from pants.util.logging import LogLevel
 from rules.image.subsystems import ImageSubsystem
 from rules.image.target_types import DiskImagePackagesField, ImageDependenciesField
 from rules.image.util_rules.image_root import ImagePackageRoots, ImagePackageRootsRequest
+from rules.rpm.repository_target_types import (
+    RpmRepositoryDependenciesField,
+    RpmRepositoryPackagesField,
+)
 
 
 @dataclass(frozen=True)
@@ -43,5 +48,30 @@ async def infer_image_dependencies(
     return InferredDependencies(sorted({*(p.address for p in named.roots), *imager}))
 
 
+@dataclass(frozen=True)
+class RepositoryInferenceFieldSet(FieldSet):
+    required_fields = (RpmRepositoryPackagesField, RpmRepositoryDependenciesField)
+
+    packages: RpmRepositoryPackagesField
+
+
+class InferRepositoryDependencies(InferDependenciesRequest):
+    infer_from = RepositoryInferenceFieldSet
+
+
+@rule(desc="Infer rpm_repository dependencies from packages", level=LogLevel.DEBUG)
+async def infer_repository_dependencies(request: InferRepositoryDependencies) -> InferredDependencies:
+    field_set = request.field_set
+    named = await Get(
+        ImagePackageRoots,
+        ImagePackageRootsRequest(field_set.address, tuple(field_set.packages.value or ())),
+    )
+    return InferredDependencies(sorted({p.address for p in named.roots}))
+
+
 def rules():
-    return [*collect_rules(), UnionRule(InferDependenciesRequest, InferImageDependencies)]
+    return [
+        *collect_rules(),
+        UnionRule(InferDependenciesRequest, InferImageDependencies),
+        UnionRule(InferDependenciesRequest, InferRepositoryDependencies),
+    ]

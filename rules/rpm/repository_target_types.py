@@ -11,6 +11,7 @@ import re
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     BoolField,
+    Dependencies,
     InvalidFieldException,
     StringField,
     StringSequenceField,
@@ -44,6 +45,16 @@ class RpmRepositoryPackagesField(StringSequenceField):
                 "names the repository should hold."
             )
         return value
+
+
+class RpmRepositoryDependenciesField(Dependencies):
+    help = help_text(
+        """
+        Inferred: the `rpm_package` targets whose packages `packages` names, so
+        `./pants dependents` and `--changed-dependents` reach the repositories that publish a
+        spec's RPMs.
+        """
+    )
 
 
 class RpmRepositoryWithRequiresField(BoolField):
@@ -141,6 +152,7 @@ class RpmRepositoryTarget(Target):
     core_fields = (
         *COMMON_TARGET_FIELDS,
         RpmRepositoryPackagesField,
+        RpmRepositoryDependenciesField,
         RpmRepositoryWithRequiresField,
         RpmRepositoryIdField,
         RpmRepositoryBaseUrlField,

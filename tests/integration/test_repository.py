@@ -246,3 +246,7 @@ def test_with_requires_adds_what_the_packages_require(site: Site) -> None:
     assert "UNSIGNED" in result.stderr
     packages = sorted(p.name for p in (site.ws.root / "dist/repos/closure/Packages").iterdir())
     assert packages == ["bar-1.0-1.t1.noarch.rpm", "foo-1.0-1.t1.noarch.rpm"]
+    # In Pants' graph, the repository depends on the targets its `packages` name: a spec edit
+    # selects the repositories that publish it (`--changed-dependents`).
+    assert site.ws.pants("dependencies", "repos:closure").stdout.split() == ["specs/bar:bar"]
+    assert "repos:updates" in site.ws.pants("dependents", "specs/foo").stdout.split()
