@@ -7,7 +7,9 @@ is built.
 from __future__ import annotations
 
 import re
+from typing import Iterable, Optional, Tuple
 
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     BoolField,
@@ -37,7 +39,7 @@ class RpmRepositoryPackagesField(StringSequenceField):
     )
 
     @classmethod
-    def compute_value(cls, raw_value, address):
+    def compute_value(cls, raw_value: Optional[Iterable[str]], address: Address) -> Optional[Tuple[str, ...]]:
         value = super().compute_value(raw_value, address)
         if not value:
             raise InvalidFieldException(
@@ -82,7 +84,7 @@ class RpmRepositoryIdField(StringField):
     )
 
     @classmethod
-    def compute_value(cls, raw_value, address):
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
         value = super().compute_value(raw_value, address)
         if value is None:
             return None
@@ -116,7 +118,7 @@ class RpmRepositoryBaseUrlField(StringField):
     )
 
     @classmethod
-    def compute_value(cls, raw_value, address):
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
         value = super().compute_value(raw_value, address)
         if not value.startswith(_URL_SCHEMES) or any(c.isspace() for c in value):
             raise InvalidFieldException(
@@ -137,7 +139,7 @@ class RpmRepositoryOutputPathField(StringField):
     )
 
     @classmethod
-    def compute_value(cls, raw_value, address):
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
         value = super().compute_value(raw_value, address)
         if value is not None and (value.startswith("/") or ".." in value.split("/") or not value.strip("/")):
             raise InvalidFieldException(
