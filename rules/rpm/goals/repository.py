@@ -1,13 +1,12 @@
 """`./pants package` for rpm_repository: RPMs, optionally signed, with createrepo_c's repodata.
 
 The packages are resolved as an image's are (ImagePackageRoots, ImagePackages): one meaning of
-"these packages" across keel. The signing key is looked up once per run (a key may change
-between runs without any file of the repository changing); only its fingerprint enters the
-cache key, never the key.
+"these packages" across keel. The signing key is rules/rpm/util_rules/signing.py's: looked up
+once per run (a key may change between runs without any file of the repository changing); only
+its fingerprint enters the cache key, never the key.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from pants.engine.fs import (
     PathGlobs,
     RemovePrefix,
 )
-from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
+from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
@@ -47,15 +46,11 @@ from rules.rpm.repository_target_types import (
     RpmRepositoryWithRequiresField,
 )
 from rules.rpm.subsystems.rpm import RpmSubsystem
-from rules.rpm.subsystems.rpm_sign import RpmSignSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
+from rules.rpm.util_rules.signing import GNUPG_SH, SIGNING_TOOLS, SigningKey, SigningKeyError, signing_env
 
 _MAKE_REPOSITORY = (Path(__file__).parent.parent / "scripts" / "make_repository.sh").read_bytes()
-_TOOLS = ("createrepo_c", "rpmsign", "gpg", "gpgconf", "gpg-agent", "cp", "find", "mkdir", "touch")
-
-
-class SigningKeyError(Exception):
-    pass
+_TOOLS = ("createrepo_c", "rpmsign", *SIGNING_TOOLS, "find", "touch")
 
 
 @dataclass(frozen=True)
@@ -67,52 +62,6 @@ class RepositoryFieldSet(PackageFieldSet):
     repo_id: RpmRepositoryIdField
     base_url: RpmRepositoryBaseUrlField
     output_path: RpmRepositoryOutputPathField
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """The key of `[rpm-sign]`, or no key (`fingerprint` empty)."""
-
-    fingerprint: str = ""
-    created: int = 0
-    gnupg_home: str = ""
-
-
-@rule(desc="Look up the signing key", level=LogLevel.DEBUG)
-async def signing_key(sign: RpmSignSubsystem, host: HostSettings) -> SigningKey:
-    if not sign.key:
-        return SigningKey()
-    home = os.path.abspath(os.path.expanduser(sign.gnupg_home or "~/.gnupg"))
-    tools = await Get(HostTools, HostToolsRequest(("gpg",), host.search_path))
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            argv=(tools["gpg"], "--homedir", home, "--batch", "--no-auto-check-trustdb",
-                  "--with-colons", "--list-keys", "--", sign.key),
-            env={"PATH": host.path_env, "KEEL_HOST_TOOLS": tools.identity},
-            description=f"Look up the signing key {sign.key}",
-            level=LogLevel.DEBUG,
-            # The home is outside the sandbox and may change between runs: ask again each run.
-            cache_scope=ProcessCacheScope.PER_SESSION,
-        ),
-    )
-    keys = []
-    for line in result.stdout.decode().splitlines():
-        fields = line.split(":")
-        # Public keys only: listing secret keys would start a gpg-agent in the user's home.
-        if fields[0] == "pub":
-            keys.append([int(fields[5]), ""])
-        elif fields[0] == "fpr" and keys and not keys[-1][1]:
-            keys[-1][1] = fields[9]
-    if result.exit_code != 0 or len(keys) != 1:
-        found = "no key" if not keys else f"{len(keys)} keys"
-        raise SigningKeyError(
-            f"`[rpm-sign].key` is {sign.key!r}, which names {found} in the GnuPG home {home} "
-            "(`[rpm-sign].gnupg_home`). Give the fingerprint of one key whose secret key is "
-            "there (`gpg --homedir HOME --list-secret-keys` lists them), or unset the key to publish "
-            f"unsigned.\n{result.stderr.decode(errors='replace')}"
-        )
-    return SigningKey(keys[0][1], keys[0][0], home)
 
 
 @dataclass(frozen=True)
@@ -161,26 +110,23 @@ async def package_repository(
         Get(SigningKey),
         Get(HostTools, HostToolsRequest(_TOOLS, host.search_path)),
     )
-    # gpg refuses to sign before its key was made.
-    sign_time = max(rpms.source_date_epoch, key.created)
-    script = await Get(Digest, CreateDigest([FileContent("make_repository.sh", _MAKE_REPOSITORY, is_executable=True)]))
+    script = await Get(
+        Digest,
+        CreateDigest(
+            [FileContent("make_repository.sh", _MAKE_REPOSITORY, is_executable=True), FileContent("gnupg.sh", GNUPG_SH)]
+        ),
+    )
     inputs = await Get(Digest, MergeDigests([script, await Get(Digest, AddPrefix(rpms.digest, "rpms"))]))
     argv = [tools["sh"], "make_repository.sh", str(rpms.source_date_epoch)]
     if key.fingerprint:
-        argv += [key.fingerprint, key.gnupg_home, str(sign_time)]
+        argv += [key.fingerprint, key.gnupg_home, str(key.sign_time(rpms.source_date_epoch))]
     process = Process(
         argv=tuple(argv),
         input_digest=inputs,
         env={
-            "PATH": host.path_env,
-            "HOME": "{chroot}",
-            "KEEL_HOST_TOOLS": tools.identity,
-            # The key's identity: the home is read by absolute path, outside the cache key.
-            "KEEL_SIGNING_KEY": key.fingerprint,
+            **signing_env(host, tools, key),
             "CREATEREPO_C": tools["createrepo_c"],
             "RPMSIGN": tools["rpmsign"],
-            "GPG": tools["gpg"],
-            "GPGCONF": tools["gpgconf"],
         },
         output_directories=("repo",),
         description=f"createrepo_c {repo_id}: {len(rpms.files)} RPMs" + (", signed" if key.fingerprint else ""),
