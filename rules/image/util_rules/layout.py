@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from pants.engine.addresses import Address
+from pants.util.frozendict import FrozenDict
 
 MIB = 1 << 20
 SECTOR = 512
@@ -24,6 +25,11 @@ _SIZE = re.compile(r"^([1-9][0-9]*)([MG])$")
 # Partition names go into the sfdisk script (quoted) and the plan (tab-separated) as they are.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 FILESYSTEMS = ("ext4", "vfat")
+# A partition with this filesystem is left empty (zeroes) and mounts nothing: the second root
+# slot of an A/B disk, which gets its filesystem when an update is written into it.
+EMPTY = "none"
+# The root slots of an A/B disk (GPT names): the initramfs boots one of them.
+ROOT_SLOTS = ("root-a", "root-b")
 
 
 class InvalidLayoutError(Exception):
@@ -82,9 +88,19 @@ class DiskLayout:
             )
         return "\n".join(lines) + "\n"
 
+    def partition(self, name: str) -> Partition:
+        return next(p for p in self.partitions if p.name == name)
+
+    @property
+    def root(self) -> Partition:
+        """The partition mounting "/" (the first root slot of an A/B disk)."""
+        return next(p for p in self.partitions if p.mount == "/")
+
     def plan(self) -> str:
-        """One line per partition for scripts/make_disk.sh (mount points deepest first)."""
-        ordered = sorted(self.partitions, key=lambda p: (-p.mount.count("/"), p.mount != "/", p.number))
+        """One line per partition with a filesystem, for scripts/make_disk.sh (mount points
+        deepest first). Empty partitions are only in the GPT."""
+        made = [p for p in self.partitions if p.filesystem != EMPTY]
+        ordered = sorted(made, key=lambda p: (-p.mount.count("/"), p.mount != "/", p.number))
         return "".join(
             f"{p.number}\t{p.name}\t{p.start_mib}\t{p.size_mib}\t{p.filesystem}\t{p.mount}\t"
             f"{p.label}\t{p.fs_uuid}\t{p.vfat_volume_id}\n"
@@ -151,14 +167,21 @@ def disk_layout(address: Address, size: str, partitions, seed: str) -> DiskLayou
     start = 1
     for number, p in enumerate(partitions, start=1):
         filesystem = p.get("filesystem", "ext4")
-        if filesystem not in FILESYSTEMS:
-            raise fail("partitions", f"partition {p['name']} has filesystem {filesystem!r}; keel makes ext4 and vfat.")
+        if filesystem not in (*FILESYSTEMS, EMPTY):
+            raise fail(
+                "partitions",
+                f"partition {p['name']} has filesystem {filesystem!r}; keel makes ext4 and vfat "
+                f"(or leaves a partition empty: {EMPTY!r}).",
+            )
         type_name = p.get("type", "linux")
         type_guid = TYPE_GUIDS.get(type_name, type_name.upper())
         if not _GUID.match(type_guid):
             raise fail("partitions", f"partition {p['name']} has type {type_name!r}; use esp, linux or a GUID.")
         mount = p.get("mount", "")
-        if not mount.startswith("/"):
+        if filesystem == EMPTY:
+            if mount:
+                raise fail("partitions", f"partition {p['name']} is empty ({EMPTY!r}): it cannot mount {mount}.")
+        elif not mount.startswith("/"):
             raise fail("partitions", f"partition {p['name']} needs an absolute `mount`, e.g. \"/boot/efi\".")
         mib = fixed.get(p["name"], available - used)
         result.append(
@@ -177,3 +200,52 @@ def disk_layout(address: Address, size: str, partitions, seed: str) -> DiskLayou
         )
         start += mib
     return DiskLayout(size_mib, derived_guid(seed, "disk"), tuple(result))
+
+
+def ab_slot_partitions(address: Address, size: str, partitions) -> tuple[FrozenDict[str, str], ...]:
+    """The partitions of an A/B disk, in the vocabulary of the `partitions` field: the partition
+    mounting "/" becomes `root-a`, and `root-b`, empty, of the same size and type, follows it.
+
+    A root that takes the rest of the disk (no `size`, or `"*"`) gives half of that rest, in whole
+    MiB, to each slot; a root of a fixed size is that size twice. Both slot sizes are written out,
+    so `disk_layout` places them like any other partition. disk_image(ab_slots=True) and
+    update_image both get their layout through `image_disk_layout`, so an update's root
+    filesystem has exactly the size of the slot it is written into."""
+    base = disk_layout(address, size, partitions, seed="")
+    index = next(i for i, p in enumerate(partitions) if p.get("mount") == "/")
+    root = partitions[index]
+    clash = sorted({p["name"] for p in partitions if p is not root} & set(ROOT_SLOTS))
+    if clash:
+        raise InvalidLayoutError(
+            f"The `partitions` field of {address}: the A/B root slots are named {' and '.join(ROOT_SLOTS)}; "
+            f"rename the partition {clash[0]}."
+        )
+    root_mib = base.partitions[index].size_mib
+    slot_mib = root_mib // 2 if root.get("size", "*") == "*" else root_mib
+    if slot_mib < 1:
+        raise InvalidLayoutError(
+            f"The `size` field of {address}: {size} leaves {root_mib} MiB for two root slots; raise `size`."
+        )
+    slots = (
+        FrozenDict({**root, "name": ROOT_SLOTS[0], "size": f"{slot_mib}M"}),
+        FrozenDict(
+            {"name": ROOT_SLOTS[1], "size": f"{slot_mib}M", "filesystem": EMPTY, "type": root.get("type", "linux")}
+        ),
+    )
+    result = (*(FrozenDict(p) for p in partitions[:index]), *slots, *(FrozenDict(p) for p in partitions[index + 1 :]))
+    try:
+        disk_layout(address, size, result, seed="")
+    except InvalidLayoutError as e:
+        raise InvalidLayoutError(f"{e} (With two root slots of {slot_mib} MiB each: A/B.)") from e
+    return result
+
+
+def image_disk_layout(address: Address, root_sha256: str, size: str, partitions, ab_slots: bool) -> DiskLayout:
+    """The layout of an image's disk, its identifiers derived from the installed root's sha256
+    and the layout fields (never random). The one place disk_image and update_image compute it:
+    the same system and fields give an update's root filesystem the same size, UUID and label
+    as the root slot of the A/B disk, and a new root (another version) gives new ones."""
+    seed = f"{root_sha256}|{size}|{partitions}"
+    if ab_slots:
+        partitions = ab_slot_partitions(address, size, partitions)
+    return disk_layout(address, size, partitions, seed)
