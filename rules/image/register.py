@@ -2,18 +2,18 @@
 
 Reading order: target_types, util_rules/image_root (packages resolved and installed),
 util_rules/layout (GPT, sizes, derived ids), util_rules/disk (filesystems, raw disk, formats),
-goals/package.
+util_rules/update (update artifacts and COSI), goals/package.
 """
 from rules.image import dependency_inference
 from rules.image.goals import graph, package
-from rules.image.target_types import ContainerImageTarget, DiskImageTarget, IsoImageTarget
-from rules.image.util_rules import container, disk, image_root, iso
+from rules.image.target_types import ContainerImageTarget, DiskImageTarget, IsoImageTarget, UpdateImageTarget
+from rules.image.util_rules import container, disk, image_root, iso, update
 from rules.rpm import register as rpm
 
 
 def target_types():
-    return [DiskImageTarget, IsoImageTarget, ContainerImageTarget, *rpm.target_types()]
+    return [DiskImageTarget, IsoImageTarget, ContainerImageTarget, UpdateImageTarget, *rpm.target_types()]
 
 
 def rules():
-    return [*rpm.rules(), *image_root.rules(), *disk.rules(), *container.rules(), *iso.rules(), *package.rules(), *dependency_inference.rules(), *graph.rules()]
+    return [*rpm.rules(), *image_root.rules(), *disk.rules(), *container.rules(), *iso.rules(), *update.rules(), *package.rules(), *dependency_inference.rules(), *graph.rules()]

@@ -29,7 +29,7 @@ from pants.source.filespec import Filespec
 from pants.util.frozendict import FrozenDict
 from pants.util.strutil import help_text
 
-from rules.image.util_rules.layout import FILESYSTEMS, InvalidLayoutError, check_layout
+from rules.image.util_rules.layout import EMPTY, FILESYSTEMS, InvalidLayoutError, ab_slot_partitions, check_layout
 
 FORMATS = ("vhdx", "vhd", "raw", "qcow2")
 PARTITION_KEYS = ("name", "size", "filesystem", "type", "mount", "label")
@@ -90,7 +90,8 @@ class DiskImagePartitionsField(Field):
 
         - `size`: MiB (`"64M"`) or GiB (`"1G"`); `"*"` (or no `size`) on one partition takes
           the rest;
-        - `filesystem`: {" or ".join(f"`{f}`" for f in FILESYSTEMS)};
+        - `filesystem`: {" or ".join(f"`{f}`" for f in FILESYSTEMS)}, or `{EMPTY}`: left empty
+          (zeroes), mounting nothing;
         - `type`: `esp`, `linux`, or a partition type GUID;
         - `mount`: where its files are in the root; exactly one partition mounts `/`.
 
@@ -372,3 +373,46 @@ class IsoImageTarget(Target):
         SOURCE_DATE_EPOCH: byte-identical across clean builds.
         """
     )
+
+
+class UpdateImageOutputPathField(StringField):
+    alias = "output_path"
+    help = help_text(
+        """
+        Where under `dist/` to write the update artifact; the COSI file is written next to it
+        (`.cosi` for `.update.tar`). Default: `DIR/BASE.update.tar` for a target named `update`
+        in `DIR` (`BASE`: the last part of `DIR`), else `DIR/BASE-NAME.update.tar`.
+        """
+    )
+
+
+class UpdateImageTarget(Target):
+    alias = "update_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        *SYSTEM_FIELDS,
+        DiskImageSizeField,
+        DiskImagePartitionsField,
+        DiskImageKernelCmdlineField,
+        UpdateImageOutputPathField,
+    )
+    help = help_text(
+        """
+        An image-based update: the root filesystem of the A/B disk that a `disk_image` with the
+        same system fields, `size`, `partitions` and `ab_slots=True` has in its root slot, byte
+        for byte (ext4 of the slot's size; what other partitions mount, such as the ESP's
+        /boot/efi, stays out), for keel-update to write into the other slot. Written as
+        `NAME.update.tar`: `manifest.json` (format keel-update/1: version, sizes and sha256 of
+        the image, the installed packages from the rpm database, or from the RPMs' headers with
+        `rpm_db=False`, the slot size), its detached
+        signature by the `[rpm-sign]` key, `root.img.zst`; and as `NAME.cosi`, Azure Linux's
+        Composable OS Image 1.2 (the primary GPT, the ESP and the root slot). An update must be
+        signed: without `[rpm-sign].key` it is an error. Byte-identical across clean builds.
+        """
+    )
+
+    def validate(self) -> None:
+        try:
+            ab_slot_partitions(self.address, self[DiskImageSizeField].value, self[DiskImagePartitionsField].value)
+        except InvalidLayoutError as e:
+            raise InvalidTargetException(str(e)) from e

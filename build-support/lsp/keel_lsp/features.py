@@ -147,7 +147,7 @@ def complete(model: Model, doc: Doc, offset: int) -> types.CompletionList:
             )
     elif ctx.kind == "string" and ctx.call is not None and ctx.call.callee:
         role = string_role(ctx.call.callee, ctx.call.keyword or "", ctx.prefix)
-        if ctx.call.callee in {"disk_image", "iso_image", "container_image", "dict"} and ctx.call.keyword == "packages" and not ctx.prefix:
+        if ctx.call.callee in {"disk_image", "iso_image", "container_image", "update_image", "dict"} and ctx.call.keyword == "packages" and not ctx.prefix:
             role = "package"  # an empty string: names first, the common case in images
         edit_range = doc.range(ctx.prefix_start, offset)
         packages, targets = model.lists()

@@ -21,7 +21,7 @@ SKIP_DIRS = {".git", ".pants.d", ".keel", "dist", "node_modules", "__pycache__"}
 
 # Fields whose strings are target addresses, for any target type.
 ADDRESS_FIELDS = {"dependencies", "runtime_package_dependencies", "toolchain", "base"}
-IMAGE_TYPES = {"disk_image", "iso_image", "container_image"}
+IMAGE_TYPES = {"disk_image", "iso_image", "container_image", "update_image"}
 
 
 def is_build_file(name: str) -> bool:

@@ -246,6 +246,7 @@ _SHAPES = {
     "disk_image": 'shape=box3d, style=filled, fillcolor="#e6f4ea"',
     "iso_image": 'shape=box3d, style=filled, fillcolor="#e6f4ea"',
     "container_image": 'shape=box3d, style=filled, fillcolor="#e6f4ea"',
+    "update_image": 'shape=box3d, style=filled, fillcolor="#e6f4ea"',
 }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Address
 from pants.engine.fs import (
+    EMPTY_DIGEST,
     CreateDigest,
     Digest,
     DigestEntries,
@@ -38,6 +39,7 @@ from rules.image.target_types import (
     DiskImagePartitionsField,
     DiskImageRpmDbField,
     DiskImageSizeField,
+    UpdateImageOutputPathField,
 )
 from rules.image.util_rules.disk import ConvertDiskRequest, ConvertedDisk, RawDisk, RawDiskRequest
 from rules.image.util_rules.image_root import (
@@ -49,8 +51,10 @@ from rules.image.util_rules.image_root import (
 from rules.image.util_rules.accounts import accounts
 from rules.image.util_rules.container import LAYOUT_NAME, ROOTFS_NAME, OciImage, OciImageRequest
 from rules.image.util_rules.iso import Iso, IsoRequest
-from rules.image.util_rules.layout import disk_layout
+from rules.image.util_rules.layout import image_disk_layout
+from rules.image.util_rules.update import COSI_NAME, UPDATE_NAME, UpdateArtifact, UpdateArtifactRequest
 from rules.image.util_rules.sbom import spdx_document
+from rules.rpm.util_rules.signing import SigningKey
 
 
 async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, ImageRoot]:
@@ -193,8 +197,9 @@ async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
     packages, root = await image_root_of(field_set)
     # Identifiers (disk GUID, partition and filesystem UUIDs) come from the root's content and
     # the layout settings, never from a random source.
-    layout_seed = f"{root.sha256}|{field_set.size.value}|{field_set.partitions.value}"
-    layout = disk_layout(field_set.address, field_set.size.value, field_set.partitions.value, layout_seed)
+    layout = image_disk_layout(
+        field_set.address, root.sha256, field_set.size.value, field_set.partitions.value, ab_slots=False
+    )
     raw = await Get(RawDisk, RawDiskRequest(root, layout, field_set.address))
     converted = await Get(ConvertedDisk, ConvertDiskRequest(raw, field_set.format.value))
     entries = await Get(DigestEntries, Digest, converted.digest)
@@ -252,10 +257,70 @@ async def package_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
     return await image_package(field_set, packages, [FileEntry(field_set.output_file(), entry.file_digest)], iso.process)
 
 
+class UnsignedUpdateError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class UpdateImageFieldSet(ImageSystemFieldSet):
+    required_fields = (DiskImagePackagesField, UpdateImageOutputPathField)
+
+    size: DiskImageSizeField
+    partitions: DiskImagePartitionsField
+    kernel_cmdline: DiskImageKernelCmdlineField
+    output_path: UpdateImageOutputPathField
+
+    def output_file(self) -> str:
+        if self.output_path.value:
+            return self.output_path.value
+        return default_output(self.address, "update", "update.tar")
+
+
+def require_signing_key(key: SigningKey, address: Address) -> None:
+    if not key.fingerprint:
+        raise UnsignedUpdateError(
+            f"{address} is an update_image, and an update must be signed (keel-update refuses "
+            "any other), but no signing key is configured. Set `[rpm-sign].key` (a fingerprint) "
+            "and `[rpm-sign].gnupg_home` (the GnuPG home holding its secret key), or "
+            "PANTS_RPM_SIGN_KEY and PANTS_RPM_SIGN_GNUPG_HOME; `./pants help rpm-sign` says more."
+        )
+
+
+@rule(desc="Package an update image", level=LogLevel.DEBUG)
+async def package_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
+    key = await Get(SigningKey)
+    require_signing_key(key, field_set.address)
+    packages, root = await image_root_of(field_set)
+    # The layout of the A/B disk of the same system and fields: the root goes into its slot.
+    layout = image_disk_layout(
+        field_set.address, root.sha256, field_set.size.value, field_set.partitions.value, ab_slots=True
+    )
+    update_file = field_set.output_file()
+    stem = update_file[: -len(".update.tar")] if update_file.endswith(".update.tar") else update_file
+    artifact = await Get(
+        UpdateArtifact,
+        UpdateArtifactRequest(
+            root=root,
+            layout=layout,
+            rpms=EMPTY_DIGEST if field_set.rpm_db.value else packages.digest,
+            name=os.path.basename(stem),
+            key=key,
+            address=field_set.address,
+        ),
+    )
+    entries = {e.path: e for e in await Get(DigestEntries, Digest, artifact.digest) if isinstance(e, FileEntry)}
+    files = [
+        FileEntry(update_file, entries[UPDATE_NAME].file_digest),
+        FileEntry(f"{stem}.cosi", entries[COSI_NAME].file_digest),
+    ]
+    return await image_package(field_set, packages, files, artifact.process)
+
+
 def rules():
     return [
         *collect_rules(),
         UnionRule(PackageFieldSet, DiskImageFieldSet),
         UnionRule(PackageFieldSet, ContainerImageFieldSet),
         UnionRule(PackageFieldSet, IsoImageFieldSet),
+        UnionRule(PackageFieldSet, UpdateImageFieldSet),
     ]

@@ -2,14 +2,20 @@
 # Runs inside the imager root: make each partition's filesystem from a directory, write the GPT
 # into a file, and copy the filesystems in. No loop device, no mount.
 #
-# usage: make_disk.sh SIZE_MIB
+# usage: make_disk.sh SIZE_MIB [parts]
 #   rootfs.tar   the image root (owners and modes kept: we are root in this namespace)
 #   plan.tsv     number name start_mib size_mib filesystem mount label fs_uuid vfat_id,
-#                deepest mount point first, "/" last (rules/image/util_rules/layout.py)
+#                deepest mount point first, "/" last (rules/image/util_rules/layout.py); empty
+#                partitions are only in the GPT
 #   gpt.sfdisk   the partition table, for sfdisk
-# Output: disk.raw. Exit 3 with "KEEL-TOO-SMALL name size_mib content_mib" when files don't fit.
+# Output: disk.raw; with `parts`, no disk but its pieces, as an update artifact carries them:
+# parts/NAME.img (each filesystem of the plan, partition-sized) and parts/primary-gpt.img (the
+# protective MBR, the primary GPT header and its entries).
+# Exit 3 with "KEEL-TOO-SMALL name size_mib content_mib" when files don't fit.
 set -euo pipefail
 size_mib="$1"
+mode="${2:-disk}"
+case "$mode" in disk|parts) ;; *) echo "usage: make_disk.sh SIZE_MIB [parts]" >&2; exit 2;; esac
 out="$PWD"
 # Work on the private tmpfs: mkfs.ext4 -d and mcopy -s add files in readdir order, which on a disk
 # filesystem depends on per-directory hash seeds; on tmpfs it follows creation (tar's sorted) order.
@@ -63,8 +69,21 @@ while IFS=$'\t' read -r number name start size fs mount label fs_uuid vfat_id; d
 done < plan.tsv
 
 disk="$out/disk.raw"
+[ "$mode" = disk ] || disk="$work/disk.raw"
 truncate -s "${size_mib}M" "$disk"
 sfdisk --quiet --no-reread --no-tell-kernel "$disk" < gpt.sfdisk > /dev/null
+if [ "$mode" = parts ]; then
+  mkdir -p "$out/parts"
+  # The primary GPT ends with its last entry: the header (LBA 1) says where the entries start,
+  # how many there are and how large each is.
+  field() { od -An -t "u$2" -j $((512 + $1)) -N "$2" "$disk" | tr -d ' '; }
+  gpt_end=$(( $(field 72 8) * 512 + $(field 80 4) * $(field 84 4) ))
+  head -c "$gpt_end" "$disk" > "$out/parts/primary-gpt.img"
+  while IFS=$'\t' read -r number name rest; do
+    mv "parts/$name.img" "$out/parts/$name.img"
+  done < plan.tsv
+  exit 0
+fi
 while IFS=$'\t' read -r number name start size fs rest; do
   dd if="parts/$name.img" of="$disk" bs=1M seek="$start" conv=notrunc status=none
 done < plan.tsv

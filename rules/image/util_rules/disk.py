@@ -32,6 +32,21 @@ class DiskTooSmallError(Exception):
     pass
 
 
+def too_small_error(result: FallibleProcessResult, address: Address) -> DiskTooSmallError | None:
+    """What scripts/make_disk.sh says when a partition cannot hold its files, as a field error."""
+    if result.exit_code == 0:
+        return None
+    for line in result.stdout.decode(errors="replace").splitlines():
+        if line.startswith("KEEL-TOO-SMALL "):
+            _, name, size, content = line.split()
+            return DiskTooSmallError(
+                f"The `partitions` field of {address}: partition {name} "
+                f"({size} MiB) cannot hold its {content} MiB of files. Give it a larger "
+                "`size` (and the disk a larger `size` if needed)."
+            )
+    return None
+
+
 @dataclass(frozen=True)
 class RawDiskRequest:
     root: ImageRoot
@@ -72,15 +87,9 @@ async def raw_disk(request: RawDiskRequest) -> RawDisk:
         ),
     )
     result = await Get(FallibleProcessResult, Process, process)
-    if result.exit_code != 0:
-        for line in result.stdout.decode(errors="replace").splitlines():
-            if line.startswith("KEEL-TOO-SMALL "):
-                _, name, size, content = line.split()
-                raise DiskTooSmallError(
-                    f"The `partitions` field of {request.address}: partition {name} "
-                    f"({size} MiB) cannot hold its {content} MiB of files. Give it a larger "
-                    "`size` (and the disk a larger `size` if needed)."
-                )
+    too_small = too_small_error(result, request.address)
+    if too_small:
+        raise too_small
     await check_process(result, process.description, f"Making the disk of {request.address} failed.")
     return RawDisk(result.output_digest, request.layout.disk_guid, request.root.source_date_epoch, result.metadata)
 
