@@ -105,11 +105,14 @@ class Workspace:
         test_file = os.environ.get("PYTEST_CURRENT_TEST", "tests").split("::")[0]
         return SHARED_CACHE / test_file.replace("/", "_").replace(".", "_")
 
-    def pants(self, *args: str, cache: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def pants(
+        self, *args: str, cache: str | None = None, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         """One Pants run (no daemon). Runs with the same `cache` name share Pants' local store and
-        named caches; a new name starts from empty caches, like a clean machine."""
-        argv, env = self.pants_command(*args, cache=cache)
-        result = subprocess.run(argv, cwd=self.root, env=env, capture_output=True, text=True)
+        named caches; a new name starts from empty caches, like a clean machine. `env` adds to
+        the environment (options such as PANTS_RPM_SIGN_KEY)."""
+        argv, base_env = self.pants_command(*args, cache=cache)
+        result = subprocess.run(argv, cwd=self.root, env={**base_env, **(env or {})}, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise AssertionError(f"pants {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result

@@ -1,5 +1,6 @@
 """The image stage end to end: RPMs installed into a root, filesystems made from directories,
-a GPT disk in four formats. Checked with qemu-img, sfdisk and debugfs, never by mounting."""
+a GPT disk in four formats, an ISO, a container and a signed update artifact (with its COSI file).
+Checked with qemu-img, sfdisk, debugfs, e2fsck and gpgv, never by mounting."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.image.cosi_schema import cosi_file_problems
+from tests.integration.signing_key import kill_agent, make_key, signing_env
 from tests.pants_workspace import Workspace
 
 CHANGELOG = "%changelog\n* Tue Nov 24 2026 keel tests <t@localhost> - 1.0-1\n- test\n"
@@ -108,7 +111,7 @@ SYSTEM = dict(
     post_install=["setup.sh"],
     groups=[{"name": "staff", "gid": "50"}],
     users=[{"name": "ada", "uid": "1001", "groups": "staff"}],
-    files={"/etc/motd": "motd"},
+    files={"/etc/motd": "motd", "/etc/os-release": "os-release"},
 )
 disk_image(name="raw", format="raw", size="64M", **SYSTEM)
 disk_image(name="vhdx", format="vhdx", size="64M", **SYSTEM)
@@ -116,6 +119,7 @@ disk_image(name="vhd", format="vhd", size="64M", **SYSTEM)
 disk_image(name="qcow2", format="qcow2", size="64M", **SYSTEM)
 iso_image(name="iso", volume_id="GREETER", **SYSTEM)
 container_image(name="container", **SYSTEM)
+update_image(name="update", size="64M", **SYSTEM)
 """
 
 FILES = {
@@ -129,6 +133,7 @@ FILES = {
     "specs/greet-data/greet-data.spec": DATA_SPEC,
     "images/greeter/BUILD": IMAGES,
     "images/greeter/motd": "hi there\n",
+    "images/greeter/os-release": 'NAME="greeter"\nID=greeter\nVERSION_ID="2.1"\n',
     "images/greeter/setup.sh": 'read -r motd < /etc/motd; echo "configured after: $motd" > /etc/configured\n',
     "specs/testshell/BUILD": "rpm_package()",
     "specs/testshell/testshell.spec": SHELL_SPEC,
@@ -150,8 +155,13 @@ def debugfs(image: Path, request: str) -> str:
 
 def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Path) -> None:
     ws = Workspace(tmp_path, FILES)
-    targets = tuple(f"images/greeter:{name}" for name in ("raw", "vhdx", "vhd", "qcow2", "iso", "container"))
-    result = ws.pants("package", *targets, cache="clean-1")
+    home = tmp_path / "gnupg"
+    key = signing_env(home, make_key(home, "keel test"))
+    targets = tuple(f"images/greeter:{name}" for name in ("raw", "vhdx", "vhd", "qcow2", "iso", "container", "update"))
+    try:
+        result = ws.pants("package", *targets, cache="clean-1", env=key)
+    finally:
+        kill_agent(home)
     # One installed root for all six, one raw disk for the four disks; only conversions differ.
     assert len(re.findall(r"Starting: Make a 64 MiB disk", result.stderr)) == 1
     assert len(re.findall(r"Starting: Install \d+ RPMs into an image root", result.stderr)) == 1
@@ -244,12 +254,19 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
     layout, rootfs = Path(f"{out}.oci.tar"), Path(f"{out}.rootfs.tar.zst")
     check_oci_layout(layout, rootfs, tmp_path)
 
-    # Empty caches, same inputs: every format byte-identical.
-    images = (raw, vhdx, vhd, qcow2, iso, layout, rootfs)
+    # The update artifact of the same system: its root is the A/B disk's root slot.
+    update, cosi = Path(f"{out}.update.tar"), Path(f"{out}.cosi")
+    check_update_artifact(update, cosi, home, tmp_path)
+
+    # Empty caches, same inputs (and key): every format byte-identical.
+    images = (raw, vhdx, vhd, qcow2, iso, layout, rootfs, update, cosi)
     first = {p.name: sha256(p) for p in images}
     for p in images:
         p.unlink()
-    ws.pants("package", *targets, cache="clean-2")
+    try:
+        ws.pants("package", *targets, cache="clean-2", env=key)
+    finally:
+        kill_agent(home)
     assert {p.name: sha256(p) for p in images} == first
 
 
@@ -279,6 +296,94 @@ def check_oci_layout(layout: Path, rootfs: Path, tmp_path: Path) -> None:
         assert tar.extractfile("./usr/share/greet/message").read() == b"hello\n"
     # skopeo, the field's tool, reads the archive and verifies each blob as it copies.
     subprocess.run(["skopeo", "copy", f"oci-archive:{layout}", f"dir:{tmp_path / 'copy'}"], check=True, capture_output=True)
+
+
+def check_update_artifact(update: Path, cosi: Path, home: Path, tmp_path: Path) -> None:
+    """NAME.update.tar: manifest, signature and root image in that order, every sha256 and size
+    the manifest gives right, the signature good for the key (checked as keel-update checks it,
+    by gpgv and the exported public key), and the root an ext4 of the slot's size that e2fsck
+    accepts. NAME.cosi: COSI 1.2 but for the boot loader, and the same root image."""
+    work = tmp_path / "update"
+    work.mkdir()
+    with tarfile.open(update) as tar:
+        members = tar.getmembers()
+        assert [m.name for m in members] == ["manifest.json", "manifest.json.sig", "root.img.zst"]
+        assert all(m.isreg() and m.uid == 0 and m.gid == 0 and m.mode == 0o644 for m in members)
+        assert len({m.mtime for m in members}) == 1
+        tar.extractall(work)
+    manifest_text = (work / "manifest.json").read_text()
+    manifest = json.loads(manifest_text)
+    assert {k: manifest[k] for k in ("format", "name", "version", "root_file")} == {
+        "format": "keel-update/1", "name": "greeter", "version": "2.1", "root_file": "root.img.zst",
+    }
+    assert re.search(r'^ "version": "2\.1",?$', manifest_text, re.M)  # a line per top-level scalar, for sed
+    zst = work / "root.img.zst"
+    assert manifest["root_zst_size"] == zst.stat().st_size and manifest["root_zst_sha256"] == sha256(zst)
+    root = work / "root.img"
+    with root.open("wb") as out:
+        subprocess.run(["zstd", "-dc", str(zst)], stdout=out, check=True)
+    # ext4 of the root slot's size: 64M disk, 32M ESP, 2M of GPT, the rest split in two.
+    assert manifest["root_size"] == manifest["slot_size"] == 15 << 20 == root.stat().st_size
+    assert manifest["root_sha256"] == sha256(root)
+    assert {(p["name"], p["epoch"], p["version"], p["release"]) for p in manifest["packages"]} == {
+        (name, 0, "1.0", "1.t1") for name in ("greet", "greet-data", "libgreet", "testshell")
+    }
+
+    keyring = work / "keyring.gpg"
+    keyring.write_bytes(subprocess.run(
+        ["gpg", "--homedir", str(home), "--export"], capture_output=True, check=True
+    ).stdout)
+    gpgv = ["gpgv", "--keyring", str(keyring), str(work / "manifest.json.sig")]
+    assert subprocess.run([*gpgv, str(work / "manifest.json")], capture_output=True).returncode == 0
+    tampered = work / "tampered.json"
+    tampered.write_text(manifest_text.replace('"2.1"', '"9.9"'))
+    assert subprocess.run([*gpgv, str(tampered)], capture_output=True).returncode != 0
+
+    assert subprocess.run(["e2fsck", "-fn", str(root)], capture_output=True).returncode == 0
+    assert debugfs(root, "cat /etc/os-release") == 'NAME="greeter"\nID=greeter\nVERSION_ID="2.1"\n'
+    assert debugfs(root, "cat /usr/share/greet/message") == "hello\n"
+    # What the ESP mounts stays out of the root: the update does not carry /boot/efi.
+    assert "BOOTX64.EFI" not in debugfs(root, "ls -l /boot/efi")
+
+    metadata, problems = cosi_file_problems(cosi)
+    assert problems == ["metadata.bootloader.type: 'none', not one of ('systemd-boot', 'grub')"]
+    root_image = next(f["image"] for f in metadata["images"] if f["mountPoint"] == "/")
+    with tarfile.open(cosi) as tar:
+        assert tar.extractfile(root_image["path"]).read() == zst.read_bytes()
+        regions = {r["image"]["path"]: tar.extractfile(r["image"]["path"]).read() for r in metadata["disk"]["gptRegions"]}
+    assert root_image["uncompressedSize"] == manifest["root_size"]
+    assert metadata["osRelease"] == debugfs(root, "cat /etc/os-release")
+
+    # The regions put back where the GPT says: a disk whose table names the ESP and both slots,
+    # with the ESP's files and the root image in place.
+    disk = work / "disk.raw"
+    with disk.open("wb") as out:
+        out.truncate(metadata["disk"]["size"])
+        out.write(zstd_decompress(regions["images/primary-gpt.rawzst"]))
+    table = json.loads(run("sfdisk", "-J", str(disk)))["partitiontable"]["partitions"]
+    assert [p["name"] for p in table] == ["esp", "root-a", "root-b"]
+    assert table[1]["size"] == table[2]["size"] == (15 << 20) // 512
+    with disk.open("r+b") as out:
+        for region in metadata["disk"]["gptRegions"][1:]:
+            out.seek(table[region["number"] - 1]["start"] * 512)
+            out.write(zstd_decompress(regions[region["image"]["path"]]))
+    with disk.open("rb") as d:
+        d.seek(table[1]["start"] * 512)
+        assert hashlib.sha256(d.read(table[1]["size"] * 512)).hexdigest() == manifest["root_sha256"]
+        d.seek(table[0]["start"] * 512)
+        (work / "esp.vfat").write_bytes(d.read(table[0]["size"] * 512))
+    assert subprocess.run(
+        ["mtype", "-i", str(work / "esp.vfat"), "::/EFI/BOOT/BOOTX64.EFI"], capture_output=True, text=True, check=True,
+        env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
+    ).stdout == "efi\n"
+    # Each filesystem's id is what blkid reads from it.
+    ids = {f["mountPoint"]: f["fsUuid"] for f in metadata["images"]}
+    assert run("blkid", "-p", "-o", "value", "-s", "UUID", str(root)) == ids["/"] + "\n"
+    assert run("blkid", "-p", "-o", "value", "-s", "UUID", str(work / "esp.vfat")) == ids["/boot/efi"] + "\n"
+
+
+def zstd_decompress(data: bytes) -> bytes:
+    return subprocess.run(["zstd", "-dc"], input=data, capture_output=True, check=True).stdout
 
 
 BIG_DATA_SPEC = DATA_SPEC.replace(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.signing_key import kill_agent, make_key, signing_env
 from tests.pants_workspace import Workspace
 
 FOO_SPEC = """Name: foo
@@ -45,22 +46,6 @@ mkdir -p %{buildroot}%{_datadir}/bar
 """
 
 
-def make_key(home: Path, name: str) -> str:
-    """A throw-away signing key without passphrase; its fingerprint."""
-    home.mkdir(mode=0o700)
-    env = {**os.environ, "GNUPGHOME": str(home)}
-    subprocess.run(
-        ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", f"{name} <t@localhost>", "rsa2048", "sign", "never"],
-        env=env, check=True, capture_output=True,
-    )
-    listing = subprocess.run(["gpg", "--with-colons", "--list-keys"], env=env, check=True, capture_output=True, text=True)
-    return next(line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr:"))
-
-
-def kill_agent(home: Path) -> None:
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
-
-
 class Site:
     """A workspace with foo and an rpm_repository, a signing key, and a directory that plays the
     web server's document root (the .repo file's baseurl)."""
@@ -85,7 +70,7 @@ class Site:
         """`./pants package repos:updates`, the key handed in as CI does: through the environment."""
         argv, env = self.ws.pants_command("package", "repos:updates", cache=cache)
         if signed:
-            env = {**env, "PANTS_RPM_SIGN_KEY": self.fingerprint, "PANTS_RPM_SIGN_GNUPG_HOME": str(self.home)}
+            env = {**env, **signing_env(self.home, self.fingerprint)}
         shutil.rmtree(self.ws.root / "dist", ignore_errors=True)
         result = subprocess.run(argv, cwd=self.ws.root, env=env, capture_output=True, text=True)
         assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
