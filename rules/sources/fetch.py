@@ -62,6 +62,9 @@ class FetchSourceRequest:
     candidates: tuple[str, ...]
     owner: str
     signatures_path: str
+    # What the file is, and what to do when no candidate has its bytes, if not a spec's source.
+    noun: str = "source"
+    remedy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,18 +111,30 @@ async def fetch_source(request: FetchSourceRequest, host: HostSettings) -> Fetch
         ),
     )
     if result.exit_code != 0:
-        raise SourceError(
-            f"{request.owner}: cannot get source {request.filename}, pinned by "
-            f"{request.signatures_path}:\n{result.stderr.decode(errors='replace').strip()}\n"
+        remedy = request.remedy or (
             "Put the file in the source cache (`build-support/source-cache import DIR`), add a "
             "mirror (`[rpm-sources].mirrors`), or, if the new bytes are the right ones, update "
             f"its sha256 in {request.signatures_path}."
         )
+        raise SourceError(
+            f"{request.owner}: cannot get {request.noun} {request.filename}, pinned by "
+            f"{request.signatures_path}:\n{result.stderr.decode(errors='replace').strip()}\n{remedy}"
+        )
     return FetchedSource(result.output_digest)
 
 
-@rule(desc="Gather a spec's sources", level=LogLevel.DEBUG)
-async def spec_sources(request: SpecSourcesRequest, options: RpmSourcesSubsystem) -> SpecSources:
+@dataclass(frozen=True)
+class ResolvedSources:
+    """A spec's sources before anything is fetched: the local files, flat, what to fetch, and
+    (file name, sha256) of every one, local and fetched, as `%{_sourcedir}` will hold them."""
+
+    local: Digest
+    fetches: tuple[FetchSourceRequest, ...]
+    sums: tuple[tuple[str, str], ...]
+
+
+@rule(desc="Resolve a spec's sources", level=LogLevel.DEBUG)
+async def resolve_spec_sources(request: SpecSourcesRequest, options: RpmSourcesSubsystem) -> ResolvedSources:
     entries = await Get(DigestEntries, Digest, request.local_digest)
     local: dict[str, FileEntry] = {}
     for entry in entries:
@@ -170,7 +185,6 @@ async def spec_sources(request: SpecSourcesRequest, options: RpmSourcesSubsystem
             )
         )
 
-    fetched = await MultiGet(Get(FetchedSource, FetchSourceRequest, f) for f in fetches)
     flat_local = await Get(
         Digest,
         CreateDigest(
@@ -178,7 +192,16 @@ async def spec_sources(request: SpecSourcesRequest, options: RpmSourcesSubsystem
             for name, entry in sorted(local.items())
         ),
     )
-    digest = await Get(Digest, MergeDigests([flat_local, *(f.digest for f in fetched)]))
+    sums = {name: entry.file_digest.fingerprint for name, entry in local.items()}
+    sums.update((f.filename, f.sha256) for f in fetches)
+    return ResolvedSources(flat_local, tuple(fetches), tuple(sorted(sums.items())))
+
+
+@rule(desc="Gather a spec's sources", level=LogLevel.DEBUG)
+async def spec_sources(request: SpecSourcesRequest) -> SpecSources:
+    resolved = await Get(ResolvedSources, SpecSourcesRequest, request)
+    fetched = await MultiGet(Get(FetchedSource, FetchSourceRequest, f) for f in resolved.fetches)
+    digest = await Get(Digest, MergeDigests([resolved.local, *(f.digest for f in fetched)]))
     return SpecSources(digest)
 
 
