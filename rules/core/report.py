@@ -2,7 +2,8 @@
 
 Each packaged output asks for a `BuildReportEntry`, computed from the metadata of the process that
 made it and the current run's id: "built" (with seconds), "local cache", "remote cache", or
-"unchanged" (memoized by pantsd from an earlier run). The entry is a line in the console and, as
+"unchanged" (memoized by pantsd from an earlier run); or "seeded" for RPMs taken from the
+package seed (`[rpm].seed`) instead of being built. The entry is a line in the console and, as
 workunit metadata, picked up by `BuildReportCallback`, which writes `dist/keel-report.json` when
 the run ends.
 """
@@ -41,6 +42,7 @@ _OBTAINED = {
 }
 _PHRASE = {
     "built": "built",
+    "seeded": "seeded",
     "local cache": "from the local cache",
     "remote cache": "from the remote cache",
     "unchanged": "unchanged since the last run",
@@ -58,7 +60,9 @@ class BuildReportEntryRequest:
     # rebuild reported as "unchanged"). With it, a process that ran again makes a new request
     # ("built"), and a process memoized by pantsd hands over the very same metadata: an equal
     # request, recomputed every run all the same because the rule reads RunId ("unchanged").
-    process: ProcessResultMetadata
+    # None for an output no process made (seeded).
+    process: ProcessResultMetadata | None
+    seeded: bool = False  # taken from the package seed: no process made it
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class BuildReportEntry(EngineAwareReturnType):
 
 @rule(desc="Report how an output was obtained", level=LogLevel.DEBUG)
 async def build_report_entry(request: BuildReportEntryRequest, run_id: RunId) -> BuildReportEntry:
+    if request.seeded or request.process is None:
+        return BuildReportEntry(request.kind, request.target, request.outputs, "seeded", None)
     source = request.process.source(run_id)
     elapsed = request.process.total_elapsed_ms
     return BuildReportEntry(

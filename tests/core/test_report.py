@@ -65,12 +65,19 @@ def test_one_pantsd_reports_built_then_unchanged_then_built_again() -> None:
     )
 
 
+    # RPMs taken from the package seed: no process made them, in any run.
+    seeded = BuildReportEntryRequest("rpm", "specs/foo:foo", ("RPMS/noarch/foo-1-1.noarch.rpm",), None, seeded=True)
+    assert obtained(seeded) == ("seeded", None)
+    assert rule_runner.request(BuildReportEntry, [seeded]).describe() == "seeded"
+
+
 def test_summary_counts_kinds_and_sources() -> None:
     outputs = [
         {"kind": "rpm", "obtained": "built"},
         {"kind": "rpm", "obtained": "remote cache"},
+        {"kind": "rpm", "obtained": "seeded"},
         {"kind": "image", "obtained": "remote cache"},
     ]
     assert summary(outputs, "dist/keel-report.json") == (
-        "keel: 2 RPMs, 1 image: 1 built, 2 from the remote cache (details in dist/keel-report.json)"
+        "keel: 3 RPMs, 1 image: 1 built, 1 seeded, 2 from the remote cache (details in dist/keel-report.json)"
     )
