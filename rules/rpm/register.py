@@ -9,7 +9,7 @@ from rules.image.util_rules import image_root
 from rules.rpm.goals import compat, package, repository, requires, tailor
 from rules.rpm.repository_target_types import RpmRepositoryTarget
 from rules.rpm.target_types import RpmPackageTarget
-from rules.rpm.util_rules import build, package_graph, signing, spec_info
+from rules.rpm.util_rules import build, package_graph, seed, signing, spec_info
 from rules.sources import fetch
 from rules.toolchain import register as toolchain
 
@@ -27,6 +27,7 @@ def rules():
         *spec_info.rules(),
         *package_graph.rules(),
         *build.rules(),
+        *seed.rules(),
         *fetch.rules(),
         *dependency_inference.rules(),
         *package.rules(),

@@ -242,7 +242,7 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
     # Every RPM an image needed is in the build report too, not only the ones packaged by name
     # (those write no file to dist/ here: no outputs).
     await MultiGet(
-        Get(BuildReportEntry, BuildReportEntryRequest("rpm", str(b.address), (), b.process)) for b in built
+        Get(BuildReportEntry, BuildReportEntryRequest, b.report_request(())) for b in built
     )
     all_rpms = await Get(Digest, MergeDigests(b.digest for b in built))
     headers = await Get(RpmHeaders, RpmHeadersRequest(all_rpms, tuple(f for b in built for f in b.rpms)))

@@ -27,7 +27,7 @@ class RpmPackageFieldSet(PackageFieldSet):
 async def package_rpm(field_set: RpmPackageFieldSet) -> BuiltPackage:
     built = await Get(BuiltRpms, BuildRpmRequest(field_set.address))
     digest = built.digest
-    paths = (*built.rpms, built.srpm)
+    paths = (*built.rpms, *((built.srpm,) if built.srpm else ()))
     if field_set.output_path.value:
         # One flat directory of this package's RPMs, as the user asked.
         out_dir = field_set.output_path.value.strip("/")
@@ -39,16 +39,13 @@ async def package_rpm(field_set: RpmPackageFieldSet) -> BuiltPackage:
         ]
         digest = await Get(Digest, CreateDigest(moved))
         paths = tuple(sorted(e.path for e in moved))
-    report = await Get(
-        BuildReportEntry,
-        BuildReportEntryRequest("rpm", str(field_set.address), paths, built.process),
-    )
+    report = await Get(BuildReportEntry, BuildReportEntryRequest, built.report_request(paths))
+    how = report.describe()
+    if built.seed is not None:
+        how = f"seeded from {built.seed} (no SRPM: a seed holds binary RPMs)"
     return BuiltPackage(
         digest,
-        tuple(
-            BuiltPackageArtifact(p, extra_log_lines=(report.describe(),) if i == 0 else ())
-            for i, p in enumerate(paths)
-        ),
+        tuple(BuiltPackageArtifact(p, extra_log_lines=(how,) if i == 0 else ()) for i, p in enumerate(paths)),
     )
 
 

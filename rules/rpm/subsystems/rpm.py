@@ -52,3 +52,25 @@ class RpmSubsystem(Subsystem):
             """
         ),
     )
+    seed = StrOption(
+        default="",
+        help=help_text(
+            """
+            Seed the package stage: RPMs taken instead of being built, like the Azure Linux
+            toolkit's prebuilt packages. The directory (or URL) of a repository that `./pants
+            package` of an `rpm_repository` wrote, or a copy of its `keel-seed.json` (then its
+            RPMs are looked for in `Packages/` next to it, in the local source cache and on the
+            `[rpm-sources].mirrors`). A relative path is relative to the build root.
+
+            A package is seeded when every binary RPM its spec names now is in the seed, built
+            from the inputs its build would have now: the same spec and sources, the same
+            BuildRequires RPMs (by sha256), the same toolchain root, macros and host tools (the
+            seed records a key of the rpmbuild action for each RPM). Anything else is built,
+            and so are the packages that BuildRequire a package whose RPMs changed. Seeded RPMs
+            are checked by sha256 against the seed, and images and builds use them as they use
+            built ones; a seeded package has no SRPM. Packages a toolchain stage lists in its
+            `packages` are never seeded from here (see its `prebuilt`). The build report says
+            `seeded`.
+            """
+        ),
+    )

@@ -1,5 +1,6 @@
 """Build one rpm_package inside its build root: sources + the RPMs of its BuildRequires
-closure -> RPMs and SRPM."""
+closure -> RPMs and SRPM; or take its RPMs from the package seed (`[rpm].seed`, util_rules/seed.py)
+when they were built from exactly these inputs."""
 from __future__ import annotations
 
 import dataclasses
@@ -23,15 +24,26 @@ from pants.engine.fs import (
 from pants.engine.process import FallibleProcessResult, Process, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.global_options import GlobalOptions
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from rules.core.report import BuildReportEntryRequest
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules import build_log
 from rules.rpm.util_rules.package_graph import RpmPackageGraph, TargetPackageGraphRequest
 from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
+from rules.rpm.util_rules.seed import PackageSeed, SeededRpm, SeedError, build_inputs_key
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest, RpmSpecInput, macro_args
 from rules.sandbox.root import BuildRoot, BuildRootRequest, InRootProcess
-from rules.sources.fetch import SpecSources, SpecSourcesRequest
+from rules.sources.fetch import (
+    FetchedSource,
+    FetchSourceRequest,
+    ResolvedSources,
+    SourceError,
+    SpecSources,
+    SpecSourcesRequest,
+)
+from rules.sources.subsystems import RpmSourcesSubsystem
 
 _BUILD_SCRIPT = (Path(__file__).parent.parent / "scripts" / "build_rpm.sh").read_bytes()
 _RPM_FLAGS = (Path(__file__).parent.parent / "scripts" / "rpm_flags.sh").read_bytes()
@@ -70,16 +82,36 @@ class BuildRpmRequest:
 
 @dataclass(frozen=True)
 class BuiltRpms:
-    """A target's RPMs, as rpmbuild lays them out: RPMS/<arch>/*.rpm and SRPMS/*.src.rpm."""
+    """A target's RPMs, as rpmbuild lays them out: RPMS/<arch>/*.rpm and SRPMS/*.src.rpm; or,
+    seeded, the binary RPMs of the seed (no SRPM)."""
 
     address: Address
     info: RpmSpecInfo
     digest: Digest
     rpms: tuple[str, ...]
-    srpm: str
+    srpm: str | None  # None when seeded
     sources: tuple[tuple[str, str], ...]  # (file name, sha256) of every Source and Patch
+    # The build inputs key (seed.build_inputs_key) of the rpmbuild that made the RPMs.
+    build_key: str
+    # RPMS/... path -> sha256 of the file as rpmbuild wrote it: the file's own sha256 when built
+    # here; a seeded RPM's from the seed (it may have been signed since). Dependents' build inputs
+    # name their BuildRequires RPMs by it.
+    as_built: FrozenDict[str, str]
+    seed: str | None = None  # the `[rpm].seed` it was taken from, or None: built
     # How rpmbuild's result was obtained (ran, cache hit...): not part of equality.
     process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
+
+    def seed_records(self, published: dict[str, str]) -> dict[str, SeededRpm]:
+        """keel-seed.json's records of those RPMs that are `published` (file name -> sha256)."""
+        return {
+            name: SeededRpm(published[name], self.as_built[path], self.build_key, str(self.address))
+            for path in self.rpms
+            if (name := os.path.basename(path)) in published
+        }
+
+    def report_request(self, outputs: tuple[str, ...]) -> BuildReportEntryRequest:
+        """The build report's question about these RPMs: how they were obtained."""
+        return BuildReportEntryRequest("rpm", str(self.address), outputs, self.process, seeded=self.seed is not None)
 
 
 def source_date_epoch(info: RpmSpecInfo, rpm: RpmSubsystem) -> int:
@@ -87,9 +119,70 @@ def source_date_epoch(info: RpmSpecInfo, rpm: RpmSubsystem) -> int:
     return info.changelog_time if info.changelog_time is not None else rpm.default_source_date_epoch
 
 
+async def _seeded(
+    address: Address,
+    info: RpmSpecInfo,
+    build_key: str,
+    sources: tuple[tuple[str, str], ...],
+    seed: PackageSeed,
+    options: RpmSourcesSubsystem,
+) -> BuiltRpms | None:
+    """The package's RPMs from the seed, if it has every one its spec names, built from
+    `build_key`; else None (the package is built)."""
+    filenames = [p.filename for p in info.packages]  # <arch>/N-V-R.<arch>.rpm
+    pins = [seed.rpms.get(os.path.basename(f)) for f in filenames]
+    if not pins or any(pin is None or pin.inputs != build_key for pin in pins):
+        return None
+    owner = f"{info.spec_path} (target {address}), seeded from `[rpm].seed`"
+    try:
+        fetched = await MultiGet(
+            Get(
+                FetchedSource,
+                FetchSourceRequest(
+                    filename=os.path.basename(f),
+                    sha256=pin.sha256,
+                    candidates=seed.candidates(os.path.basename(f), pin.sha256, options),
+                    owner=owner,
+                    signatures_path=seed.manifest,
+                    noun="the seeded RPM",
+                    remedy=(
+                        f"The seed's manifest and its RPMs do not agree: package the repository "
+                        f"again (`./pants package` of the rpm_repository) and publish all of it, or "
+                        f"unset `[rpm].seed` (`--rpm-seed=`) to build {address}."
+                    ),
+                ),
+            )
+            for f, pin in zip(filenames, pins)
+        )
+    except SourceError as e:
+        raise SeedError(str(e)) from e
+    entries = await MultiGet(Get(DigestEntries, Digest, f.digest) for f in fetched)
+    digest = await Get(
+        Digest,
+        CreateDigest(
+            FileEntry(f"RPMS/{f}", next(e for e in found if isinstance(e, FileEntry)).file_digest)
+            for f, found in zip(filenames, entries)
+        ),
+    )
+    return BuiltRpms(
+        address=address,
+        info=info,
+        digest=digest,
+        rpms=tuple(sorted(f"RPMS/{f}" for f in filenames)),
+        srpm=None,
+        sources=sources,
+        build_key=build_key,
+        as_built=FrozenDict({f"RPMS/{f}": pin.built_sha256 for f, pin in zip(filenames, pins)}),
+        seed=seed.location,
+    )
+
+
 @rule(desc="Build an RPM", level=LogLevel.DEBUG)
 async def build_rpm(
-    request: BuildRpmRequest, rpm: RpmSubsystem, global_options: GlobalOptions
+    request: BuildRpmRequest,
+    rpm: RpmSubsystem,
+    sources_options: RpmSourcesSubsystem,
+    global_options: GlobalOptions,
 ) -> BuiltRpms:
     spec_input, root = await MultiGet(
         Get(RpmSpecInput, RpmSpecInfoRequest(request.address)),
@@ -109,15 +202,12 @@ async def build_rpm(
     built_deps = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in dep_addresses)
     built_by_address = dict(zip(dep_addresses, built_deps))
 
-    dep_digests = await MultiGet(
-        Get(
-            Digest,
-            DigestSubset(
-                built_by_address[p.address].digest,
-                PathGlobs([f"RPMS/{graph.infos[p.address].package(p.package).filename}"]),
-            ),
-        )
+    dep_files = [
+        (built_by_address[p.address], f"RPMS/{graph.infos[p.address].package(p.package).filename}")
         for p in to_install
+    ]
+    dep_digests = await MultiGet(
+        Get(Digest, DigestSubset(built.digest, PathGlobs([path]))) for built, path in dep_files
     )
     signatures_path = os.path.join(
         spec_input.source_dir, Path(spec_input.spec_path).stem + ".signatures.json"
@@ -125,37 +215,32 @@ async def build_rpm(
     sources_digest = await Get(
         Digest, DigestSubset(spec_input.snapshot_digest, PathGlobs(spec_input.local_files))
     )
-    sources = await Get(
-        SpecSources,
-        SpecSourcesRequest(
-            owner=owner,
-            signatures_path=signatures_path,
-            local_digest=sources_digest,
-            wanted=info.sources,
-        ),
+    sources_request = SpecSourcesRequest(
+        owner=owner,
+        signatures_path=signatures_path,
+        local_digest=sources_digest,
+        wanted=info.sources,
     )
-    spec_entries = await Get(
-        DigestEntries, DigestSubset(spec_input.snapshot_digest, PathGlobs([spec_input.spec_path]))
+    spec_entries, resolved, preinstalled = await MultiGet(
+        Get(DigestEntries, DigestSubset(spec_input.snapshot_digest, PathGlobs([spec_input.spec_path]))),
+        Get(ResolvedSources, SpecSourcesRequest, sources_request),
+        Get(DigestEntries, Digest, root.preinstalled),
     )
     spec_file = next(e for e in spec_entries if isinstance(e, FileEntry))
     spec_name = os.path.basename(spec_input.spec_path)
-    deps_digest = await Get(Digest, MergeDigests([*dep_digests, root.preinstalled]))
-    inputs = await MultiGet(
-        Get(Digest, CreateDigest([FileEntry(f"SPECS/{spec_name}", spec_file.file_digest)])),
-        Get(
-            Digest,
-            CreateDigest(
-                [FileContent("build_rpm.sh", _BUILD_SCRIPT), FileContent("rpm_flags.sh", _RPM_FLAGS)]
-            ),
+    spec_and_scripts = await Get(
+        Digest,
+        CreateDigest(
+            [
+                FileEntry(f"SPECS/{spec_name}", spec_file.file_digest),
+                FileContent("build_rpm.sh", _BUILD_SCRIPT),
+                FileContent("rpm_flags.sh", _RPM_FLAGS),
+            ]
         ),
-        Get(Digest, AddPrefix(sources.digest, "SOURCES")),
-        Get(Digest, AddPrefix(deps_digest, "deps")),
     )
-    input_digest = await Get(Digest, MergeDigests(inputs))
 
-    process = await Get(
-        Process,
-        InRootProcess(
+    def rpmbuild(input_digest: Digest) -> InRootProcess:
+        return InRootProcess(
             root=root.archive,
             argv=(
                 "/bin/bash",
@@ -170,8 +255,43 @@ async def build_rpm(
             output_directories=("top/RPMS", "top/SRPMS"),
             source_date_epoch=source_date_epoch(info, rpm),
             description=f"rpmbuild {info.name}-{info.version}-{info.release} ({request.address})",
+        )
+
+    # What this build is made from: the rpmbuild action itself, with its sources and
+    # BuildRequires RPMs named by sha256 (the RPMs as rpmbuild wrote them: a seeded one may have
+    # been signed since) instead of carried. Known before any source is fetched.
+    named = sorted(
+        [
+            *(f"SOURCES/{name} {sha256}" for name, sha256 in resolved.sums),
+            *(f"deps/{path} {built.as_built[path]}" for built, path in dep_files),
+            *(f"deps/{e.path} {e.file_digest.fingerprint}" for e in preinstalled if isinstance(e, FileEntry)),
+        ]
+    )
+    named_inputs = await Get(
+        Digest,
+        MergeDigests(
+            [
+                spec_and_scripts,
+                await Get(Digest, CreateDigest([FileContent("inputs.sha256", "\n".join(named).encode())])),
+            ]
         ),
     )
+    build_key = build_inputs_key(await Get(Process, InRootProcess, rpmbuild(named_inputs)))
+    # A toolchain stage's own packages are taken from its `prebuilt` pins, not from the seed.
+    if root.stage is None:
+        seed = await Get(PackageSeed)
+        seeded = await _seeded(request.address, info, build_key, resolved.sums, seed, sources_options)
+        if seeded is not None:
+            return seeded
+
+    sources = await Get(SpecSources, SpecSourcesRequest, sources_request)
+    deps_digest = await Get(Digest, MergeDigests([*dep_digests, root.preinstalled]))
+    inputs = await MultiGet(
+        Get(Digest, AddPrefix(sources.digest, "SOURCES")),
+        Get(Digest, AddPrefix(deps_digest, "deps")),
+    )
+    input_digest = await Get(Digest, MergeDigests([spec_and_scripts, *inputs]))
+    process = await Get(Process, InRootProcess, rpmbuild(input_digest))
     result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
         # build_rpm.sh sends everything to stdout, in order.
@@ -207,11 +327,18 @@ async def build_rpm(
             "SRPMs; a spec needs at least one package with a %files section.",
             address=request.address,
         )
-    source_entries = await Get(DigestEntries, Digest, sources.digest)
-    source_sums = tuple(
-        sorted((e.path, e.file_digest.fingerprint) for e in source_entries if isinstance(e, FileEntry))
+    sums = {e.path: e.file_digest.fingerprint for e in entries if isinstance(e, FileEntry)}
+    return BuiltRpms(
+        address=request.address,
+        info=info,
+        digest=digest,
+        rpms=rpms,
+        srpm=srpms[0],
+        sources=resolved.sums,
+        build_key=build_key,
+        as_built=FrozenDict({path: sums[path] for path in rpms}),
+        process=result.metadata,
     )
-    return BuiltRpms(request.address, info, digest, rpms, srpms[0], source_sums, result.metadata)
 
 
 def rules():
