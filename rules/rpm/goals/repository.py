@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.engine.addresses import Addresses, UnparsedAddressInputs
 from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
@@ -47,6 +48,7 @@ from rules.rpm.repository_target_types import (
 )
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
+from rules.rpm.util_rules.seed import SEED_MANIFEST, repository_seed_manifest
 from rules.rpm.util_rules.signing import GNUPG_SH, SIGNING_TOOLS, SigningKey, SigningKeyError, signing_env
 
 _MAKE_REPOSITORY = (Path(__file__).parent.parent / "scripts" / "make_repository.sh").read_bytes()
@@ -77,7 +79,17 @@ async def repository_rpms(field_set: RepositoryFieldSet, rpm: RpmSubsystem) -> R
     packages = tuple(field_set.packages.value or ())
     if field_set.with_requires.value:
         closure = await Get(ImagePackages, ImagePackagesRequest(field_set.address, packages))
-        return RepositoryRpms(closure.digest, closure.files, closure.source_date_epoch, ())
+        # What each RPM was built from, for keel-seed.json.
+        targets = await Get(
+            Addresses,
+            UnparsedAddressInputs(
+                sorted({rpm.target for rpm in closure.installed}),
+                owning_address=None,
+                description_of_origin=f"the packages of {field_set.address}",
+            ),
+        )
+        built = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in targets)
+        return RepositoryRpms(closure.digest, closure.files, closure.source_date_epoch, tuple(built))
     named = await Get(ImagePackageRoots, ImagePackageRootsRequest(field_set.address, packages))
     addresses = sorted({p.address for p in named.roots})
     built = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in addresses)
@@ -152,6 +164,8 @@ async def package_repository(
                 FileContent(
                     f"{repo_id}.repo", repo_file(repo_id, field_set.base_url.value, bool(key.fingerprint)).encode()
                 ),
+                # What each RPM was built from: the repository can seed the package stage.
+                FileContent(SEED_MANIFEST, repository_seed_manifest(rpms.built, files)),
             ]
         ),
     )
