@@ -4,6 +4,7 @@ when they were built from exactly these inputs."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ from rules.sources.fetch import (
     SpecSourcesRequest,
 )
 from rules.sources.subsystems import RpmSourcesSubsystem
+
+logger = logging.getLogger(__name__)
 
 _BUILD_SCRIPT = (Path(__file__).parent.parent / "scripts" / "build_rpm.sh").read_bytes()
 _RPM_FLAGS = (Path(__file__).parent.parent / "scripts" / "rpm_flags.sh").read_bytes()
@@ -131,7 +134,14 @@ async def _seeded(
     `build_key`; else None (the package is built)."""
     filenames = [p.filename for p in info.packages]  # <arch>/N-V-R.<arch>.rpm
     pins = [seed.rpms.get(os.path.basename(f)) for f in filenames]
-    if not pins or any(pin is None or pin.inputs != build_key for pin in pins):
+    if not pins or any(pin is None for pin in pins):
+        return None
+    if any(pin.inputs != build_key for pin in pins):
+        # The same file names, other inputs: worth a word, the user expected it seeded.
+        logger.info(
+            f"{address} is built, not seeded: {seed.location} has its RPMs, built from other inputs "
+            "(its spec, sources, BuildRequires RPMs, toolchain root or host tools differ)."
+        )
         return None
     owner = f"{info.spec_path} (target {address}), seeded from `[rpm].seed`"
     try:
