@@ -2,6 +2,7 @@
 into an empty root, upgrades from it, and refuses what was tampered with or signed by another key."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -231,6 +232,9 @@ def test_with_requires_adds_what_the_packages_require(site: Site) -> None:
     assert "UNSIGNED" in result.stderr
     packages = sorted(p.name for p in (site.ws.root / "dist/repos/closure/Packages").iterdir())
     assert packages == ["bar-1.0-1.t1.noarch.rpm", "foo-1.0-1.t1.noarch.rpm"]
+    # What each was built from, so the repository can seed a build (tests/integration/test_seed.py).
+    seed = json.loads((site.ws.root / "dist/repos/closure/keel-seed.json").read_text())
+    assert sorted(seed["BuiltFrom"]) == sorted(seed["Signatures"]) == packages
     # In Pants' graph, the repository depends on the targets its `packages` name: a spec edit
     # selects the repositories that publish it (`--changed-dependents`).
     assert site.ws.pants("dependencies", "repos:closure").stdout.split() == ["specs/bar:bar"]

@@ -83,7 +83,7 @@ async def repository_rpms(field_set: RepositoryFieldSet, rpm: RpmSubsystem) -> R
         targets = await Get(
             Addresses,
             UnparsedAddressInputs(
-                sorted({rpm.target for rpm in closure.installed}),
+                sorted({rpm.target for rpm in closure.rpms}),
                 owning_address=None,
                 description_of_origin=f"the packages of {field_set.address}",
             ),
