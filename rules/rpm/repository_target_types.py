@@ -149,6 +149,19 @@ class RpmRepositoryOutputPathField(StringField):
         return value
 
 
+class RpmRepositoryPublishedField(StringSequenceField):
+    alias = "published"
+    help = help_text(
+        """
+        What of this repository is already published, in place of `[rpm-publish].published`
+        (see there): directories of published repositories (holding `repodata/`) or `.json`
+        files mapping RPM file names or NEVRAs to sha256; absolute, or relative to this BUILD
+        file. An RPM whose name-version-release.arch is there with other bytes fails
+        `./pants package`, naming the spec whose Release to bump. `[]` checks nothing.
+        """
+    )
+
+
 class RpmRepositoryTarget(Target):
     alias = "rpm_repository"
     core_fields = (
@@ -159,6 +172,7 @@ class RpmRepositoryTarget(Target):
         RpmRepositoryIdField,
         RpmRepositoryBaseUrlField,
         RpmRepositoryOutputPathField,
+        RpmRepositoryPublishedField,
     )
     help = help_text(
         """

@@ -25,3 +25,11 @@ def kill_agent(home: Path) -> None:
 def signing_env(home: Path, fingerprint: str) -> dict[str, str]:
     """The key handed to Pants as CI does: through the environment."""
     return {"PANTS_RPM_SIGN_KEY": fingerprint, "PANTS_RPM_SIGN_GNUPG_HOME": str(home)}
+
+
+def export_key(home: Path, fingerprint: str) -> bytes:
+    """The armored public key, as `gpg --armor --export` writes it."""
+    return subprocess.run(
+        ["gpg", "--armor", "--export", fingerprint], env={**os.environ, "GNUPGHOME": str(home)},
+        check=True, capture_output=True,
+    ).stdout

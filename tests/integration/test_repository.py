@@ -2,15 +2,17 @@
 into an empty root, upgrades from it, and refuses what was tampered with or signed by another key."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.signing_key import kill_agent, make_key, signing_env
+from tests.integration.signing_key import export_key, kill_agent, make_key, signing_env
 from tests.pants_workspace import Workspace
 
 FOO_SPEC = """Name: foo
@@ -67,14 +69,20 @@ class Site:
             ),
         })
 
-    def package(self, *, signed: bool = True, cache: str | None = None) -> subprocess.CompletedProcess:
-        """`./pants package repos:updates`, the key handed in as CI does: through the environment."""
+    def package(
+        self, *, signed: bool = True, cache: str | None = None, published: Path | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        """`./pants package repos:updates`, the key (and what is published) handed in as CI does:
+        through the environment."""
         argv, env = self.ws.pants_command("package", "repos:updates", cache=cache)
         if signed:
             env = {**env, **signing_env(self.home, self.fingerprint)}
+        if published:
+            env = {**env, "PANTS_RPM_PUBLISH_PUBLISHED": str(published)}
         shutil.rmtree(self.ws.root / "dist", ignore_errors=True)
         result = subprocess.run(argv, cwd=self.ws.root, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+        if check:
+            assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
         return result
 
     @property
@@ -160,12 +168,40 @@ def test_signed_repository_installs_and_upgrades(site: Site, tmp_path: Path) -> 
 
 
 def test_a_build_from_empty_caches_gives_the_same_bytes(site: Site) -> None:
-    # One run with this file's cache, one on a clean machine's empty caches: rpmbuild, rpmsign,
-    # createrepo_c and gpg all ran again, and wrote the same tree.
+    # The same key, two builds from empty caches: this file's shared cache, empty on a fresh CI
+    # machine when the first test built into it (on a developer's machine it holds an earlier
+    # build of the same inputs), and a cache of its own. rpmbuild, rpmsign, createrepo_c and gpg
+    # all ran in each, and every file under dist/ is the same.
     site.package()
-    first = tree(site.dist)
-    site.package(cache="clean")
-    assert tree(site.dist) == first
+    first = site.ws.dist_hashes()
+    assert "repos/updates/repodata/repomd.xml.asc" in first
+    site.publish()
+    # Checked against what the first build published: the same bytes publish again.
+    second = site.package(cache="clean", published=site.served)
+    assert "checked against 1 published RPMs" in second.stderr
+    assert site.ws.dist_hashes() == first
+
+
+def test_a_published_release_with_other_bytes_is_refused(site: Site) -> None:
+    # What clients have: the repository as published.
+    site.package()
+    site.publish()
+    published = (site.served / "Packages" / "foo-1.0-1.t1.noarch.rpm").read_bytes()
+    # Another build under the same name-version-release: refused before anything reaches dist/.
+    site.ws.write({"specs/foo/foo.spec": FOO_SPEC.format(release=1).replace("A file.", "A changed file.")})
+    try:
+        refused = site.package(published=site.served, check=False)
+    finally:
+        site.ws.write({"specs/foo/foo.spec": FOO_SPEC.format(release=1)})
+    assert refused.returncode != 0
+    assert not (site.ws.root / "dist").exists()
+    assert "rpm_repository repos:updates would publish 1 RPM(s)" in refused.stderr
+    new = re.search(
+        rf"foo-1.0-1.t1.noarch.rpm: published sha256 {hashlib.sha256(published).hexdigest()} \({site.served}\), "
+        r"new sha256 ([0-9a-f]{64}): bump the Release in specs/foo/foo.spec \(target specs/foo:foo\)",
+        refused.stderr,
+    )
+    assert new and new.group(1) != hashlib.sha256(published).hexdigest(), refused.stderr
 
 
 def refused(site: Site, tmp_path: Path, repo_file: Path) -> subprocess.CompletedProcess:
@@ -213,11 +249,7 @@ def test_a_key_that_did_not_sign_is_refused(site: Site, tmp_path: Path) -> None:
     try:
         site.package()
         site.publish()
-        export = subprocess.run(
-            ["gpg", "--armor", "--export", other], env={**os.environ, "GNUPGHOME": str(other_home)},
-            check=True, capture_output=True,
-        )
-        (site.served / "RPM-GPG-KEY-updates").write_bytes(export.stdout)
+        (site.served / "RPM-GPG-KEY-updates").write_bytes(export_key(other_home, other))
         result = refused(site, tmp_path, site.served / "updates.repo")
         assert "GPG signature verification error" in result.stderr + result.stdout
     finally:

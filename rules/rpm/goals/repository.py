@@ -3,13 +3,18 @@
 The packages are resolved as an image's are (ImagePackageRoots, ImagePackages): one meaning of
 "these packages" across keel. The signing key is rules/rpm/util_rules/signing.py's: looked up
 once per run (a key may change between runs without any file of the repository changing); only
-its fingerprint enters the cache key, never the key.
+its fingerprint enters the cache key, never the key. What is already published is read once per
+run and checked after signing (signing changes an RPM's bytes), before anything is written to
+dist/.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
+from pants.base.build_root import BuildRoot as WorkspaceRoot
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Addresses, UnparsedAddressInputs
 from pants.engine.fs import (
@@ -44,12 +49,35 @@ from rules.rpm.repository_target_types import (
     RpmRepositoryIdField,
     RpmRepositoryOutputPathField,
     RpmRepositoryPackagesField,
+    RpmRepositoryPublishedField,
     RpmRepositoryWithRequiresField,
 )
 from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.rpm.subsystems.rpm_publish import RpmPublishSubsystem
+from rules.rpm.util_rules import published as published_rules
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
+from rules.rpm.util_rules.published import (
+    Published,
+    PublishedError,
+    PublishedRequest,
+    conflict_message,
+    conflicts,
+    published_request,
+)
+from rules.rpm.util_rules.repository_client import key_name, repo_file
 from rules.rpm.util_rules.seed import SEED_MANIFEST, repository_seed_manifest
-from rules.rpm.util_rules.signing import GNUPG_SH, SIGNING_TOOLS, SigningKey, SigningKeyError, signing_env
+from rules.rpm.util_rules.signing import (
+    GNUPG_SH,
+    SIGNING_TOOLS,
+    PublicKey,
+    PublicKeyRequest,
+    SigningKey,
+    SigningKeyError,
+    signing_env,
+)
+
+# Importable from here as before it moved to util_rules/repository_client.py.
+__all__ = ["RepositoryFieldSet", "repo_file"]
 
 _MAKE_REPOSITORY = (Path(__file__).parent.parent / "scripts" / "make_repository.sh").read_bytes()
 _TOOLS = ("createrepo_c", "rpmsign", *SIGNING_TOOLS, "find", "touch")
@@ -64,6 +92,7 @@ class RepositoryFieldSet(PackageFieldSet):
     repo_id: RpmRepositoryIdField
     base_url: RpmRepositoryBaseUrlField
     output_path: RpmRepositoryOutputPathField
+    published: RpmRepositoryPublishedField
 
 
 @dataclass(frozen=True)
@@ -101,25 +130,30 @@ async def repository_rpms(field_set: RepositoryFieldSet, rpm: RpmSubsystem) -> R
     return RepositoryRpms(digest, tuple(files), epoch, tuple(built))
 
 
-def repo_file(repo_id: str, base_url: str, signed: bool) -> str:
-    """The .repo file dnf and tdnf read from /etc/yum.repos.d."""
-    lines = [f"[{repo_id}]", f"name={repo_id}", f"baseurl={base_url}", "enabled=1"]
-    if signed:
-        lines += ["gpgcheck=1", "repo_gpgcheck=1", f"gpgkey={base_url}/RPM-GPG-KEY-{repo_id}"]
-    else:
-        lines += ["gpgcheck=0", "repo_gpgcheck=0"]
-    return "\n".join(lines) + "\n"
+def spec_of(built: Iterable[BuiltRpms]) -> dict[str, str]:
+    """RPM file name -> "SPEC (target ADDRESS)": the spec whose Release a conflict must bump."""
+    return {os.path.basename(f): f"{b.info.spec_path} (target {b.address})" for b in built for f in b.rpms}
 
 
 @rule(desc="Make a package repository", level=LogLevel.DEBUG)
 async def package_repository(
-    field_set: RepositoryFieldSet, rpm: RpmSubsystem, host: HostSettings
+    field_set: RepositoryFieldSet,
+    rpm: RpmSubsystem,
+    publish: RpmPublishSubsystem,
+    host: HostSettings,
+    workspace: WorkspaceRoot,
 ) -> BuiltPackage:
     repo_id = field_set.repo_id.value or field_set.address.target_name
     out_dir = (field_set.output_path.value or f"repos/{repo_id}").strip("/")
-    rpms, key, tools = await MultiGet(
+    published_locations = published_request(
+        field_set.published.value, field_set.address.spec_path, publish.published,
+        str(field_set.address), workspace.path,
+    )
+    rpms, key, public, published, tools = await MultiGet(
         Get(RepositoryRpms, RepositoryFieldSet, field_set),
         Get(SigningKey),
+        Get(PublicKey, PublicKeyRequest(armor=True)),
+        Get(Published, PublishedRequest, published_locations),
         Get(HostTools, HostToolsRequest(_TOOLS, host.search_path)),
     )
     script = await Get(
@@ -152,15 +186,19 @@ async def package_repository(
     files = [e for e in entries if isinstance(e, FileEntry)]
     if not any(e.path == "repodata/repomd.xml" for e in files):
         raise SigningKeyError(f"createrepo_c wrote no repodata/repomd.xml for {field_set.address}.")
-    # The exported public key gets the name clients and the .repo file expect.
-    renamed = [
-        FileEntry(f"RPM-GPG-KEY-{repo_id}" if e.path == "public-key" else e.path, e.file_digest) for e in files
-    ]
+    # The RPMs as they will be served (signed): none may differ from a published one of its name.
+    found = conflicts(
+        published.rpms,
+        {e.path: e.file_digest.fingerprint for e in files if e.path.startswith("Packages/")},
+    )
+    if found:
+        raise PublishedError(conflict_message(str(field_set.address), found, spec_of(rpms.built)))
     repo = await Get(
         Digest,
         CreateDigest(
             [
-                *renamed,
+                *files,
+                *([FileEntry(key_name(repo_id), public.file.file_digest)] if public.file else []),
                 FileContent(
                     f"{repo_id}.repo", repo_file(repo_id, field_set.base_url.value, bool(key.fingerprint)).encode()
                 ),
@@ -178,11 +216,18 @@ async def package_repository(
         if key.fingerprint
         else "UNSIGNED (no `[rpm-sign].key`; its .repo says gpgcheck=0)"
     )
+    checked = (
+        f", checked against {len(published.rpms)} published RPMs" if published_locations.locations else ""
+    )
     return BuiltPackage(
         digest,
-        (BuiltPackageArtifact(out_dir, extra_log_lines=(f"{len(rpms.files)} RPMs, {signed}, {report.describe()}",)),),
+        (
+            BuiltPackageArtifact(
+                out_dir, extra_log_lines=(f"{len(rpms.files)} RPMs, {signed}{checked}, {report.describe()}",)
+            ),
+        ),
     )
 
 
 def rules():
-    return [*collect_rules(), UnionRule(PackageFieldSet, RepositoryFieldSet)]
+    return [*collect_rules(), *published_rules.rules(), UnionRule(PackageFieldSet, RepositoryFieldSet)]

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Make a package repository from the RPMs under rpms/: repo/Packages/*.rpm (signed when a key is
-# given), repo/repodata/ by createrepo_c, repomd.xml.asc and the public key.
+# given), repo/repodata/ by createrepo_c, and repomd.xml.asc. (The public key is exported once per
+# run by rules/rpm/util_rules/signing.py: images that carry the repository get the same bytes.)
 #
 #   make_repository.sh SOURCE_DATE_EPOCH [FINGERPRINT GNUPG_HOME SIGN_TIME]
 #
@@ -36,5 +37,4 @@ touch -d "@$epoch" repo/Packages/*.rpm
 
 if [ -n "$fingerprint" ]; then
   keel_detach_sign "$fingerprint" "$sign_time" repo/repodata/repomd.xml.asc repo/repodata/repomd.xml --armor
-  "$GPG" --batch --armor --export "$fingerprint" > repo/public-key
 fi

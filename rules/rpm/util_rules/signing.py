@@ -1,9 +1,11 @@
-"""The `[rpm-sign]` key: looked up once per run, and detached signatures made with it.
+"""The `[rpm-sign]` key: looked up once per run, detached signatures made with it, and its
+public part.
 
 Everything keel signs (RPMs and repomd.xml of an rpm_repository, the manifest of an
 update_image) uses this key, through the shell steps of scripts/gnupg.sh. The key never enters
 the sandbox's inputs or the cache: signing runs in a copy of the GnuPG home, and only the key's
-fingerprint is in the cache key.
+fingerprint is in the cache key. The public part is exported once per run, so a repository and
+the images that carry it (`repos`) hold the same bytes.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, DigestEntries, FileContent, FileEntry, MergeDigests
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
@@ -136,6 +138,53 @@ async def detached_signature(request: DetachedSignatureRequest, host: HostSettin
     result = await Get(FallibleProcessResult, Process, process)
     await check_process(result, process.description, f"Signing {request.description_of_origin} failed.")
     return DetachedSignature(result.output_digest)
+
+
+@dataclass(frozen=True)
+class PublicKeyRequest:
+    armor: bool = True  # ASCII armour, as dnf and tdnf read a `gpgkey=`; False: binary (gpgv's keyring)
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """The public part of the `[rpm-sign]` key: `digest` holds the one file `public-key`.
+    Without a key, `fingerprint` is empty, `digest` empty and `file` None."""
+
+    fingerprint: str
+    digest: Digest
+    file: FileEntry | None
+
+
+# The export reads only the public keyring, from a copy: the user's home is never written.
+_EXPORT = r"""
+home="$PWD/gnupg"; mkdir -m 0700 "$home"
+for entry in pubring.kbx pubring.gpg; do
+  if [ -e "$1/$entry" ]; then cp "$1/$entry" "$home/"; fi
+done
+"$GPG" --homedir "$home" --batch --no-auto-check-trustdb $3 --export "$2" > public-key
+[ -s public-key ]
+"""
+
+
+@rule(desc="Export the signing key's public part", level=LogLevel.DEBUG)
+async def public_key(request: PublicKeyRequest, host: HostSettings) -> PublicKey:
+    key = await Get(SigningKey)
+    if not key.fingerprint:
+        return PublicKey("", EMPTY_DIGEST, None)
+    tools = await Get(HostTools, HostToolsRequest(("gpg", "cp", "mkdir"), host.search_path))
+    process = Process(
+        argv=(tools["sh"], "-c", _EXPORT, "sh", key.gnupg_home, key.fingerprint, "--armor" if request.armor else ""),
+        env={"PATH": host.path_env, "KEEL_HOST_TOOLS": tools.identity, "GPG": tools["gpg"]},
+        output_files=("public-key",),
+        description=f"Export the public key {key.fingerprint}",
+        level=LogLevel.DEBUG,
+        # Read from outside the sandbox: a key's public part changes when its expiry is extended.
+        cache_scope=ProcessCacheScope.PER_SESSION,
+    )
+    result = await Get(FallibleProcessResult, Process, process)
+    await check_process(result, process.description, f"Exporting the public part of `[rpm-sign].key` {key.fingerprint} failed.")
+    entries = await Get(DigestEntries, Digest, result.output_digest)
+    return PublicKey(key.fingerprint, result.output_digest, next(e for e in entries if isinstance(e, FileEntry)))
 
 
 def rules():
