@@ -1,19 +1,21 @@
-"""An image depends on the rpm_package targets its `packages` name and on the stage that
-assembles it, so Pants' graph runs spec -> RPM -> image (and toolchain -> image tools -> image).
+"""An image depends on the rpm_package targets its `packages` name, on the stage that assembles
+it and on the rpm_repository targets its `repos` name, so Pants' graph runs spec -> RPM -> image
+(and toolchain -> image tools -> image).
 An rpm_repository, whose `packages` resolve as an image's do, depends on those targets too."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from pants.engine.addresses import Addresses, UnparsedAddressInputs
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import FieldSet, InferDependenciesRequest, InferredDependencies
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from rules.image.subsystems import ImageSubsystem
-from rules.image.target_types import DiskImagePackagesField, ImageDependenciesField
+from rules.image.target_types import DiskImagePackagesField, ImageDependenciesField, ImageReposField
 from rules.image.util_rules.image_root import ImagePackageRoots, ImagePackageRootsRequest
+from rules.image.util_rules.repos import ImageRepos, ImageReposRequest
 from rules.rpm.repository_target_types import (
     RpmRepositoryDependenciesField,
     RpmRepositoryPackagesField,
@@ -25,6 +27,7 @@ class ImageInferenceFieldSet(FieldSet):
     required_fields = (DiskImagePackagesField, ImageDependenciesField)
 
     packages: DiskImagePackagesField
+    repos: ImageReposField
 
 
 class InferImageDependencies(InferDependenciesRequest):
@@ -41,11 +44,14 @@ async def infer_image_dependencies(
         ImagePackageRoots,
         ImagePackageRootsRequest(field_set.address, tuple(field_set.packages.value or ())),
     )
-    imager = await Get(
-        Addresses,
-        UnparsedAddressInputs([image.toolchain], owning_address=None, description_of_origin="`[image].toolchain`"),
+    imager, repos = await MultiGet(
+        Get(
+            Addresses,
+            UnparsedAddressInputs([image.toolchain], owning_address=None, description_of_origin="`[image].toolchain`"),
+        ),
+        Get(ImageRepos, ImageReposRequest(field_set.address, tuple(field_set.repos.value or ()))),
     )
-    return InferredDependencies(sorted({*(p.address for p in named.roots), *imager}))
+    return InferredDependencies(sorted({*(p.address for p in named.roots), *imager, *repos.addresses}))
 
 
 @dataclass(frozen=True)

@@ -244,9 +244,28 @@ class ImageDependenciesField(Dependencies):
     help = help_text(
         """
         Inferred: the `rpm_package` targets whose packages `packages` names (a package name
-        resolves as builds resolve it: two targets providing it is an error) and the
-        toolchain_stage images are assembled in (`[image].toolchain`). With them,
+        resolves as builds resolve it: two targets providing it is an error), the
+        toolchain_stage images are assembled in (`[image].toolchain`) and the `rpm_repository`
+        targets `repos` names. With them,
         `./pants dependencies`, `dependents` and `--changed-dependents` see spec -> RPM -> image.
+        """
+    )
+
+
+class ImageReposField(StringSequenceField):
+    alias = "repos"
+    help = help_text(
+        """
+        Package repositories the system updates from: addresses of `rpm_repository` targets,
+        e.g. `["//repos:core-updates"]`. For each, the image gets
+        `/etc/yum.repos.d/<repo_id>.repo` (for dnf and tdnf) whose `baseurl` is the
+        repository's `base_url` field, the URL you serve it at; when `[rpm-sign].key` is set,
+        also the public key at `/etc/pki/rpm-gpg/RPM-GPG-KEY-<repo_id>`, which the `.repo`'s
+        `gpgkey` names, with `gpgcheck=1` and `repo_gpgcheck=1`. The system trusts the key it
+        was built with, not one downloaded from the server. Without a key, the `.repo` says
+        `gpgcheck=0`. Building the image does not build the repository: only its settings and
+        the key are used. The repositories are dependencies of the image (`./pants
+        dependencies`).
         """
     )
 
@@ -261,6 +280,7 @@ SYSTEM_FIELDS = (
     DiskImageGroupsField,
     DiskImageFilesField,
     DiskImagePostInstallField,
+    ImageReposField,
 )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.image.cosi_schema import cosi_file_problems
-from tests.integration.signing_key import kill_agent, make_key, signing_env
+from tests.integration.signing_key import export_key, kill_agent, make_key, signing_env
 from tests.pants_workspace import Workspace
 
 CHANGELOG = "%changelog\n* Tue Nov 24 2026 keel tests <t@localhost> - 1.0-1\n- test\n"
@@ -112,6 +112,7 @@ SYSTEM = dict(
     groups=[{"name": "staff", "gid": "50"}],
     users=[{"name": "ada", "uid": "1001", "groups": "staff"}],
     files={"/etc/motd": "motd", "/etc/os-release": "os-release"},
+    repos=["//repos:updates"],
 )
 disk_image(name="raw", format="raw", size="64M", **SYSTEM)
 disk_image(name="vhdx", format="vhdx", size="64M", **SYSTEM)
@@ -137,6 +138,8 @@ FILES = {
     "images/greeter/setup.sh": 'read -r motd < /etc/motd; echo "configured after: $motd" > /etc/configured\n',
     "specs/testshell/BUILD": "rpm_package()",
     "specs/testshell/testshell.spec": SHELL_SPEC,
+    # An image's `repos`: the image gets its .repo file and the key, the repository is not built.
+    "repos/BUILD": 'rpm_repository(name="updates", packages=["//specs/greet"], base_url="file:///srv/www/greeter")',
 }
 OUT = "dist/images/greeter/greeter"
 
@@ -156,12 +159,16 @@ def debugfs(image: Path, request: str) -> str:
 def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Path) -> None:
     ws = Workspace(tmp_path, FILES)
     home = tmp_path / "gnupg"
-    key = signing_env(home, make_key(home, "keel test"))
+    fingerprint = make_key(home, "keel test")
+    key = signing_env(home, fingerprint)
     targets = tuple(f"images/greeter:{name}" for name in ("raw", "vhdx", "vhd", "qcow2", "iso", "container", "update"))
     try:
-        result = ws.pants("package", *targets, cache="clean-1", env=key)
+        # `dependencies` in the same run: the images depend on the repository their `repos` name.
+        result = ws.pants("package", "dependencies", *targets, cache="clean-1", env=key)
+        public_key = export_key(home, fingerprint)
     finally:
         kill_agent(home)
+    assert "repos:updates" in result.stdout.split()
     # One installed root for all six, one raw disk for the four disks; only conversions differ.
     assert len(re.findall(r"Starting: Make a 64 MiB disk", result.stderr)) == 1
     assert len(re.findall(r"Starting: Install \d+ RPMs into an image root", result.stderr)) == 1
@@ -207,6 +214,12 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
     assert re.search(r"Mode:\s+0640", debugfs(root_fs, "stat /etc/shadow"))
     assert re.search(r"User:\s+1001\s+Group:\s+1001", debugfs(root_fs, "stat /home/ada"))
     assert debugfs(root_fs, "cat /etc/motd") == "hi there\n"
+    # The repository of `repos`: its .repo file trusts the key the image holds.
+    assert debugfs(root_fs, "cat /etc/yum.repos.d/updates.repo") == (
+        "[updates]\nname=updates\nbaseurl=file:///srv/www/greeter\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\n"
+        "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-updates\n"
+    )
+    assert debugfs(root_fs, "cat /etc/pki/rpm-gpg/RPM-GPG-KEY-updates") == public_key.decode()
     # The post-install script ran inside the image, after the extra files were in place.
     assert debugfs(root_fs, "cat /etc/configured") == "configured after: hi there\n"
     # libgreet came along through the soname greet links, which only the RPM header records.

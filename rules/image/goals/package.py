@@ -39,6 +39,7 @@ from rules.image.target_types import (
     DiskImagePartitionsField,
     DiskImageRpmDbField,
     DiskImageSizeField,
+    ImageReposField,
     UpdateImageOutputPathField,
 )
 from rules.image.util_rules.disk import ConvertDiskRequest, ConvertedDisk, RawDisk, RawDiskRequest
@@ -52,6 +53,7 @@ from rules.image.util_rules.accounts import accounts
 from rules.image.util_rules.container import LAYOUT_NAME, ROOTFS_NAME, OciImage, OciImageRequest
 from rules.image.util_rules.iso import Iso, IsoRequest
 from rules.image.util_rules.layout import image_disk_layout
+from rules.image.util_rules.repos import ImageRepoFiles, ImageReposError, ImageReposRequest
 from rules.image.util_rules.update import COSI_NAME, UPDATE_NAME, UpdateArtifact, UpdateArtifactRequest
 from rules.image.util_rules.sbom import spdx_document
 from rules.rpm.util_rules.signing import SigningKey
@@ -81,12 +83,25 @@ async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, 
     files = dict(field_set.files.value or {})
     extra = await workspace_files(list(files.values()), "files")
     scripts = await workspace_files(list(field_set.post_install.value or ()), "post_install")
+    repos = await Get(ImageRepoFiles, ImageReposRequest(address, tuple(field_set.repos.value or ())))
+    clash = sorted({p.lstrip("/") for p in files} & set(repos.paths))
+    if clash:
+        raise ImageReposError(
+            f"The `files` field of {address} writes /{clash[0]}, which its `repos` field writes "
+            "too: drop one of them."
+        )
+    repo_entries = await Get(DigestEntries, Digest, repos.digest)
     extra_digest, post_digest = await MultiGet(
         Get(
             Digest,
             CreateDigest(
-                FileEntry(f"extra/{image_path.lstrip('/')}", entry.file_digest)
-                for image_path, entry in zip(files, extra)
+                [
+                    *(
+                        FileEntry(f"extra/{image_path.lstrip('/')}", entry.file_digest)
+                        for image_path, entry in zip(files, extra)
+                    ),
+                    *(FileEntry(f"extra/{e.path}", e.file_digest) for e in repo_entries if isinstance(e, FileEntry)),
+                ]
             ),
         ),
         Get(
@@ -174,6 +189,7 @@ class ImageSystemFieldSet(PackageFieldSet):
     groups: DiskImageGroupsField
     files: DiskImageFilesField
     post_install: DiskImagePostInstallField
+    repos: ImageReposField
 
 
 @dataclass(frozen=True)
