@@ -29,7 +29,14 @@ from pants.source.filespec import Filespec
 from pants.util.frozendict import FrozenDict
 from pants.util.strutil import help_text
 
-from rules.image.util_rules.layout import EMPTY, FILESYSTEMS, InvalidLayoutError, ab_slot_partitions, check_layout
+from rules.image.util_rules.layout import (
+    EMPTY,
+    FILESYSTEMS,
+    InvalidLayoutError,
+    ab_slot_partitions,
+    check_ab_boot,
+    check_layout,
+)
 
 FORMATS = ("vhdx", "vhd", "raw", "qcow2")
 PARTITION_KEYS = ("name", "size", "filesystem", "type", "mount", "label")
@@ -124,6 +131,23 @@ class DiskImagePartitionsField(Field):
                 )
             partitions.append(FrozenDict(partition))
         return tuple(partitions)
+
+
+class DiskImageAbSlotsField(BoolField):
+    alias = "ab_slots"
+    default = False
+    help = help_text(
+        """
+        Two root slots for image-based updates (A/B). The partition that mounts `/` gets the GPT
+        name `root-a`, and a second partition `root-b` of the same size follows it, left empty
+        (zeroes) until an update is written into it; with the default partitions the rest of the
+        disk is split between the two. The EFI system partition must be named `esp` (vfat): it
+        holds the boot state, `keel/slot` (the active slot, `a` when built) and, while an
+        update is on trial, `keel/try`. keel core's initramfs boots the slot they name and falls
+        back to the active slot when a trial boot fails; `keel-update` writes updates made by
+        `update_image` targets.
+        """
+    )
 
 
 class DiskImageHostnameField(StringField):
@@ -304,6 +328,7 @@ class DiskImageTarget(Target):
         DiskImageFormatField,
         DiskImageSizeField,
         DiskImagePartitionsField,
+        DiskImageAbSlotsField,
         DiskImageKernelCmdlineField,
         DiskImageOutputPathField,
     )
@@ -318,7 +343,11 @@ class DiskImageTarget(Target):
     def validate(self) -> None:
         # The layout is checked when the BUILD file is read, by the code that computes it.
         try:
-            check_layout(self.address, self[DiskImageSizeField].value, self[DiskImagePartitionsField].value)
+            size, partitions = self[DiskImageSizeField].value, self[DiskImagePartitionsField].value
+            check_layout(self.address, size, partitions)
+            if self[DiskImageAbSlotsField].value:
+                check_ab_boot(self.address, partitions)
+                ab_slot_partitions(self.address, size, partitions)
         except InvalidLayoutError as e:
             raise InvalidTargetException(str(e)) from e
 

@@ -13,7 +13,7 @@ from pants.testutil.rule_runner import RuleRunner
 
 from rules.image.target_types import DEFAULT_PARTITIONS, DiskImageTarget, IsoImageTarget
 from rules.image.util_rules.accounts import InvalidAccountsError, accounts
-from rules.image.util_rules.layout import InvalidLayoutError, disk_layout
+from rules.image.util_rules.layout import InvalidLayoutError, disk_layout, image_disk_layout
 
 ADDRESS = Address("images/core", target_name="vhdx")
 _spec = importlib.util.spec_from_file_location("vhd_vhdx", Path("rules/image/scripts/vhd_vhdx.py"))
@@ -70,6 +70,78 @@ def test_a_partition_without_size_takes_the_rest() -> None:
     assert layout.partitions[-1].start_mib + layout.partitions[-1].size_mib <= 128 - 1
 
 
+def test_ab_slots_split_the_rest_into_two_equal_root_slots() -> None:
+    layout = image_disk_layout(ADDRESS, "0" * 64, "256M", DEFAULT_PARTITIONS, ab_slots=True)
+    esp, a, b = layout.partitions
+    assert [(p.name, p.start_mib, p.size_mib) for p in layout.partitions] == [
+        ("esp", 1, 32), ("root-a", 33, 111), ("root-b", 144, 111),
+    ]
+    # Both slots are Linux partitions of the same size; only root-a gets the image's files.
+    assert a.type_guid == b.type_guid == "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+    assert (a.filesystem, a.mount, b.filesystem, b.mount) == ("ext4", "/", "none", "")
+    assert layout.root == a
+    assert b.start_mib + b.size_mib <= 256 - 1
+    assert len({a.uuid, b.uuid, esp.uuid}) == 3
+    script = layout.sfdisk_script()
+    assert 'name="root-a"' in script and 'name="root-b"' in script and 'name="esp"' in script
+    # make_disk.sh makes the ESP and root-a; root-b is only in the GPT, zeroes.
+    assert [line.split("\t")[1] for line in layout.plan().splitlines()] == ["esp", "root-a"]
+    # Without ab_slots the same partitions give the plain layout.
+    plain = image_disk_layout(ADDRESS, "0" * 64, "256M", DEFAULT_PARTITIONS, ab_slots=False)
+    assert [(p.name, p.size_mib) for p in plain.partitions] == [("esp", 32), ("root", 222)]
+
+
+def test_ab_slots_keep_a_fixed_root_size_and_another_partition_takes_the_rest() -> None:
+    partitions = [
+        {"name": "esp", "size": "32M", "filesystem": "vfat", "type": "esp", "mount": "/boot/efi"},
+        {"name": "system", "size": "64M", "mount": "/", "label": "root"},
+        {"name": "data", "mount": "/data"},
+    ]
+    layout = image_disk_layout(ADDRESS, "0" * 64, "256M", partitions, ab_slots=True)
+    assert [(p.name, p.start_mib, p.size_mib) for p in layout.partitions] == [
+        ("esp", 1, 32), ("root-a", 33, 64), ("root-b", 97, 64), ("data", 161, 94),
+    ]
+    assert layout.root.label == "root"
+    # Two 64 MiB slots do not fit where one did.
+    with pytest.raises(InvalidLayoutError, match="128M cannot hold partitions of 160 MiB"):
+        image_disk_layout(ADDRESS, "0" * 64, "128M", partitions, ab_slots=True)
+    assert image_disk_layout(ADDRESS, "0" * 64, "128M", partitions, ab_slots=False).partitions[-1].size_mib == 30
+
+
+@pytest.mark.parametrize(
+    "partitions, complaint",
+    [
+        (
+            [{"name": "boot", "size": "32M", "filesystem": "vfat", "mount": "/boot/efi"}, {"name": "root", "mount": "/"}],
+            'with `ab_slots=True` the boot state lives on the EFI system partition, which must be named "esp" with "filesystem": "vfat"',
+        ),
+        (
+            [{"name": "esp", "size": "32M", "mount": "/boot/efi"}, {"name": "root", "mount": "/"}],
+            'must be named "esp" with "filesystem": "vfat"',
+        ),
+        (
+            [{"name": "esp", "size": "32M", "filesystem": "vfat", "mount": "/boot/efi"}, {"name": "root", "mount": "/", "filesystem": "vfat"}],
+            "with `ab_slots=True` the root partition root must be ext4",
+        ),
+        (
+            [
+                {"name": "esp", "size": "32M", "filesystem": "vfat", "mount": "/boot/efi"},
+                {"name": "root", "size": "64M", "mount": "/"},
+                {"name": "root-b", "mount": "/srv"},
+            ],
+            "rename the partition root-b",
+        ),
+    ],
+)
+def test_a_bad_ab_layout_fails_when_the_target_is_made(partitions, complaint) -> None:
+    with pytest.raises(InvalidTargetException) as error:
+        DiskImageTarget({"packages": ["kernel"], "size": "256M", "ab_slots": True, "partitions": partitions}, ADDRESS)
+    assert "The `partitions` field of images/core:vhdx: " in str(error.value)
+    assert complaint in str(error.value)
+    # The same partitions without slots are a fine disk.
+    DiskImageTarget({"packages": ["kernel"], "size": "256M", "partitions": partitions}, ADDRESS)
+
+
 def test_a_bad_layout_fails_when_the_target_is_made() -> None:
     partitions = [{"name": "root", "mount": "/"}, {"name": "data", "mount": "/data"}]
     with pytest.raises(InvalidTargetException, match="The `partitions` field of images/core:vhdx: only one partition"):
@@ -77,6 +149,12 @@ def test_a_bad_layout_fails_when_the_target_is_made() -> None:
     with pytest.raises(InvalidTargetException, match="The `size` field of images/core:vhdx: the disk size is '2T'"):
         DiskImageTarget({"packages": ["kernel"], "size": "2T"}, ADDRESS)
     assert DiskImageTarget({"packages": ["kernel"], "size": "64M"}, ADDRESS).address == ADDRESS
+    assert DiskImageTarget({"packages": ["kernel"], "size": "256M", "ab_slots": True}, ADDRESS).address == ADDRESS
+    with pytest.raises(InvalidTargetException, match="The `size` field of images/core:vhdx: 64M cannot hold"):
+        DiskImageTarget({"packages": ["kernel"], "size": "64M", "ab_slots": True, "partitions": [
+            {"name": "esp", "size": "32M", "filesystem": "vfat", "mount": "/boot/efi"},
+            {"name": "root", "size": "20M", "mount": "/"},
+        ]}, ADDRESS)
     with pytest.raises(InvalidTargetException, match="volume id has 1 to 32 characters"):
         IsoImageTarget({"packages": ["kernel"], "volume_id": "X" * 33}, Address("images/core", target_name="iso"))
 

@@ -24,6 +24,7 @@ from pants.util.logging import LogLevel
 
 from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.image.target_types import (
+    DiskImageAbSlotsField,
     DiskImageFilesField,
     DiskImageGroupsField,
     DiskImagePostInstallField,
@@ -199,6 +200,7 @@ class DiskImageFieldSet(ImageSystemFieldSet):
     format: DiskImageFormatField
     size: DiskImageSizeField
     partitions: DiskImagePartitionsField
+    ab_slots: DiskImageAbSlotsField
     kernel_cmdline: DiskImageKernelCmdlineField
     output_path: DiskImageOutputPathField
 
@@ -214,7 +216,8 @@ async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
     # Identifiers (disk GUID, partition and filesystem UUIDs) come from the root's content and
     # the layout settings, never from a random source.
     layout = image_disk_layout(
-        field_set.address, root.sha256, field_set.size.value, field_set.partitions.value, ab_slots=False
+        field_set.address, root.sha256, field_set.size.value, field_set.partitions.value,
+        ab_slots=field_set.ab_slots.value,
     )
     raw = await Get(RawDisk, RawDiskRequest(root, layout, field_set.address))
     converted = await Get(ConvertedDisk, ConvertDiskRequest(raw, field_set.format.value))

@@ -11,12 +11,15 @@
 # Output: disk.raw; with `parts`, no disk but its pieces, as an update artifact carries them:
 # parts/NAME.img (each filesystem of the plan, partition-sized) and parts/primary-gpt.img (the
 # protective MBR, the primary GPT header and its entries).
+# A disk with A/B root slots (a partition named root-a) gets its boot state on the EFI system
+# partition (named esp): keel/slot = "a", which keel core's initramfs reads.
 # Exit 3 with "KEEL-TOO-SMALL name size_mib content_mib" when files don't fit.
 set -euo pipefail
 size_mib="$1"
 mode="${2:-disk}"
 case "$mode" in disk|parts) ;; *) echo "usage: make_disk.sh SIZE_MIB [parts]" >&2; exit 2;; esac
 out="$PWD"
+ab_slots=$(grep -q "$(printf '\troot-a\t')" plan.tsv && echo yes || true)
 # Work on the private tmpfs: mkfs.ext4 -d and mcopy -s add files in readdir order, which on a disk
 # filesystem depends on per-directory hash seeds; on tmpfs it follows creation (tar's sorted) order.
 work=$(mktemp -d /tmp/disk.XXXXXX)
@@ -33,6 +36,10 @@ while IFS=$'\t' read -r number name start size fs mount label fs_uuid vfat_id; d
     src="parts/$name.d"
     mkdir -p "$src" "rootfs$mount"
     find "rootfs$mount" -mindepth 1 -maxdepth 1 -exec mv -t "$src" {} +
+  fi
+  if [ "$ab_slots" = yes ] && [ "$name" = esp ]; then
+    mkdir -p "$src/keel"
+    echo a > "$src/keel/slot"
   fi
   # Moving files out changed some directories' mtimes: clamp them, as the tar's are.
   find "$src" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

@@ -1,5 +1,12 @@
 """A disk's layout, computed and checked before any action runs: sizes, GPT sectors, and
-identifiers derived from the inputs (never random), so two builds give the same bytes."""
+identifiers derived from the inputs (never random), so two builds give the same bytes.
+
+With A/B root slots (disk_image's `ab_slots`, and every update_image), the partition that mounts
+"/" is GPT name `root-a` and a second one of the same size, `root-b`, follows it, left empty
+(zeroes) for an update to be written into. keel core's initramfs boots the slot that the boot
+state in `keel/` on the EFI system partition (GPT name `esp`) names; the disk build writes
+`keel/slot` = `a` (scripts/make_disk.sh).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -249,3 +256,27 @@ def image_disk_layout(address: Address, root_sha256: str, size: str, partitions,
     if ab_slots:
         partitions = ab_slot_partitions(address, size, partitions)
     return disk_layout(address, size, partitions, seed)
+
+
+# The GPT name of the EFI system partition on an A/B disk: keel core's initramfs and keel-update
+# keep the boot state in its keel/ directory.
+ESP_NAME = "esp"
+
+
+def check_ab_boot(address: Address, partitions) -> None:
+    """What keel core needs to boot the slots of an A/B disk: the EFI system partition named
+    `esp`, vfat (where the boot state lives), and an ext4 root (the initramfs mounts a slot as
+    ext4)."""
+    esp = [p for p in partitions if p.get("name") == ESP_NAME]
+    if not esp or esp[0].get("filesystem", "ext4") != "vfat":
+        raise InvalidLayoutError(
+            f"The `partitions` field of {address}: with `ab_slots=True` the boot state lives on the "
+            f'EFI system partition, which must be named "{ESP_NAME}" with "filesystem": "vfat" (as in '
+            "the default partitions)."
+        )
+    root = next((p for p in partitions if p.get("mount") == "/"), None)
+    if root is not None and root.get("filesystem", "ext4") != "ext4":
+        raise InvalidLayoutError(
+            f"The `partitions` field of {address}: with `ab_slots=True` the root partition "
+            f"{root['name']} must be ext4 (keel core's initramfs mounts a slot as ext4)."
+        )
