@@ -7,7 +7,7 @@ util_rules/update (update artifacts and COSI), goals/package.
 from rules.image import dependency_inference
 from rules.image.goals import graph, package
 from rules.image.target_types import ContainerImageTarget, DiskImageTarget, IsoImageTarget, UpdateImageTarget
-from rules.image.util_rules import container, disk, image_root, iso, repos, update
+from rules.image.util_rules import container, disk, image_root, iso, keyring, repos, update
 from rules.rpm import register as rpm
 
 
@@ -16,4 +16,4 @@ def target_types():
 
 
 def rules():
-    return [*rpm.rules(), *image_root.rules(), *disk.rules(), *container.rules(), *iso.rules(), *repos.rules(), *update.rules(), *package.rules(), *dependency_inference.rules(), *graph.rules()]
+    return [*rpm.rules(), *image_root.rules(), *disk.rules(), *container.rules(), *iso.rules(), *keyring.rules(), *repos.rules(), *update.rules(), *package.rules(), *dependency_inference.rules(), *graph.rules()]

@@ -15,6 +15,7 @@ from pants.engine.fs import (
     FileEntry,
     GlobExpansionConjunction,
     GlobMatchErrorBehavior,
+    MergeDigests,
     PathGlobs,
 )
 from pants.engine.process import ProcessResultMetadata
@@ -53,6 +54,7 @@ from rules.image.util_rules.image_root import (
 from rules.image.util_rules.accounts import accounts
 from rules.image.util_rules.container import LAYOUT_NAME, ROOTFS_NAME, OciImage, OciImageRequest
 from rules.image.util_rules.iso import Iso, IsoRequest
+from rules.image.util_rules.keyring import KEYRING_PATH, UpdateKeyring
 from rules.image.util_rules.layout import image_disk_layout
 from rules.image.util_rules.repos import ImageRepoFiles, ImageReposError, ImageReposRequest
 from rules.image.util_rules.update import COSI_NAME, UPDATE_NAME, UpdateArtifact, UpdateArtifactRequest
@@ -92,7 +94,10 @@ async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, 
             "too: drop one of them."
         )
     repo_entries = await Get(DigestEntries, Digest, repos.digest)
-    extra_digest, post_digest = await MultiGet(
+    # Every image kind gets the update keyring, so that images with the same packages and
+    # settings still share one root; a keyring named in `files` wins.
+    keyring, files_digest, post_digest = await MultiGet(
+        Get(UpdateKeyring),
         Get(
             Digest,
             CreateDigest(
@@ -112,6 +117,11 @@ async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, 
                 for i, e in enumerate(scripts)
             ),
         ),
+    )
+    extra_digest = (
+        files_digest
+        if KEYRING_PATH in files
+        else await Get(Digest, MergeDigests([files_digest, keyring.digest]))
     )
     # Containers have no kernel; theirs is the default, so they share the root of disk images.
     cmdline = (
