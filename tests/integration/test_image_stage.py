@@ -235,6 +235,10 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
         ["mtype", "-i", str(esp), "::/EFI/BOOT/BOOTX64.EFI"], capture_output=True, text=True, check=True,
         env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
     ).stdout == "efi\n"
+    # A disk without A/B slots has no boot state.
+    assert subprocess.run(
+        ["mtype", "-i", str(esp), "::/keel/slot"], capture_output=True, env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
+    ).returncode != 0
 
     # The SBOM: the image, each RPM with version-release, arch, license and sha256, and the
     # sources each was built from.
@@ -353,6 +357,10 @@ def check_update_artifact(update: Path, cosi: Path, home: Path, tmp_path: Path) 
     assert subprocess.run([*gpgv, str(tampered)], capture_output=True).returncode != 0
 
     assert subprocess.run(["e2fsck", "-fn", str(root)], capture_output=True).returncode == 0
+    # The root holds the key's public part, so the updated system trusts the next update too.
+    dumped = work / "root-keyring.gpg"
+    subprocess.run(["debugfs", "-R", f"dump /etc/keel/update-keyring.gpg {dumped}", str(root)], check=True, capture_output=True)
+    assert dumped.read_bytes() == keyring.read_bytes()
     assert debugfs(root, "cat /etc/os-release") == 'NAME="greeter"\nID=greeter\nVERSION_ID="2.1"\n'
     assert debugfs(root, "cat /usr/share/greet/message") == "hello\n"
     # What the ESP mounts stays out of the root: the update does not carry /boot/efi.
@@ -389,6 +397,11 @@ def check_update_artifact(update: Path, cosi: Path, home: Path, tmp_path: Path) 
         ["mtype", "-i", str(work / "esp.vfat"), "::/EFI/BOOT/BOOTX64.EFI"], capture_output=True, text=True, check=True,
         env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
     ).stdout == "efi\n"
+    # The boot state of an A/B disk: slot a is the active one.
+    assert subprocess.run(
+        ["mtype", "-i", str(work / "esp.vfat"), "::/keel/slot"], capture_output=True, text=True, check=True,
+        env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
+    ).stdout == "a\n"
     # Each filesystem's id is what blkid reads from it.
     ids = {f["mountPoint"]: f["fsUuid"] for f in metadata["images"]}
     assert run("blkid", "-p", "-o", "value", "-s", "UUID", str(root)) == ids["/"] + "\n"
