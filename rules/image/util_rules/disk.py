@@ -23,7 +23,7 @@ from rules.image.util_rules.layout import DiskLayout
 from rules.sandbox.root import InRootProcess
 
 _SCRIPTS = Path(__file__).parent.parent / "scripts"
-_MAKE_DISK = (_SCRIPTS / "make_disk.sh").read_bytes()
+MAKE_DISK_SCRIPT = (_SCRIPTS / "make_disk.sh").read_bytes()  # also run by update.py
 _VHD_VHDX = (_SCRIPTS / "vhd_vhdx.py").read_bytes()
 RAW_NAME = "disk.raw"
 
@@ -69,7 +69,7 @@ async def raw_disk(request: RawDiskRequest) -> RawDisk:
         Digest,
         CreateDigest(
             [
-                FileContent("make_disk.sh", _MAKE_DISK, is_executable=True),
+                FileContent("make_disk.sh", MAKE_DISK_SCRIPT, is_executable=True),
                 FileContent("plan.tsv", request.layout.plan().encode()),
                 FileContent("gpt.sfdisk", request.layout.sfdisk_script().encode()),
             ]

@@ -49,7 +49,7 @@ from rules.image.util_rules.cosi import (
     metadata_json,
     regions,
 )
-from rules.image.util_rules.disk import too_small_error
+from rules.image.util_rules.disk import MAKE_DISK_SCRIPT, too_small_error
 from rules.image.util_rules.image_root import ImagerRoot, ImageRoot
 from rules.image.util_rules.layout import MIB, DiskLayout
 from rules.image.util_rules.update_manifest import (
@@ -68,7 +68,6 @@ from rules.sandbox.root import InRootProcess
 
 _SCRIPTS = Path(__file__).parent.parent / "scripts"
 _MAKE_UPDATE = (_SCRIPTS / "make_update.sh").read_bytes()
-_MAKE_DISK = (_SCRIPTS / "make_disk.sh").read_bytes()
 _ZST_FACTS = (_SCRIPTS / "zst_facts.py").read_bytes()
 UPDATE_NAME = "update.tar"
 COSI_NAME = "image.cosi"
@@ -99,7 +98,7 @@ async def update_parts(request: UpdatePartsRequest) -> UpdateParts:
         CreateDigest(
             [
                 FileContent("make_update.sh", _MAKE_UPDATE, is_executable=True),
-                FileContent("make_disk.sh", _MAKE_DISK, is_executable=True),
+                FileContent("make_disk.sh", MAKE_DISK_SCRIPT, is_executable=True),
                 FileContent("plan.tsv", layout.plan().encode()),
                 FileContent("gpt.sfdisk", layout.sfdisk_script().encode()),
             ]
