@@ -29,7 +29,7 @@ from rules.sandbox.bwrap import BUILD_DIR
 ARCHIVE_NAME = "root.tar.zst"
 ROOT_TOOLS = (
     "bash", "unshare", "mount", "umount", "bwrap", "tar", "zstd", "flock",
-    "readlink", "mktemp", "id", "rm", "rmdir", "mkdir", "mv", "touch", "true",
+    "mktemp", "rm", "rmdir", "mkdir", "mv", "touch", "true",
 )
 _ENTER_ROOT = (Path(__file__).parent / "scripts" / "enter_root.sh").read_bytes()
 # Inside the root: its own tools, a fixed home, locale and time zone.

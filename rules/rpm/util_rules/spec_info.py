@@ -118,14 +118,30 @@ _BINARY_QF = (
     "[PROV\t%{PROVIDENAME}\t%{PROVIDEFLAGS:depflags}\t%{PROVIDEVERSION}\n]"
     "[REQ\t%{REQUIRENAME}\t%{REQUIREFLAGS:depflags}\t%{REQUIREVERSION}\n]"
 )
-_QUERY_SCRIPT = """
+# usage: sh -c SCRIPT sh SPEC SRPM_QF BINARY_QF N LOCAL_1..LOCAL_N RPMSPEC_ARGS...
+# The parsed spec is read only for the URLs of files the spec's directory lacks (they are
+# fetched), so a spec whose every Source and Patch is local is parsed twice, not three times: a
+# graph reads every spec of a distribution.
+_QUERY_SCRIPT = r"""
 set -e
-spec="$1"; srpm_qf="$2"; binary_qf="$3"; shift 3
-rpmspec -q --srpm --qf "$srpm_qf" "$@" "$spec"
+spec="$1"; srpm_qf="$2"; binary_qf="$3"; n="$4"; shift 4
+tab=$(printf '\t')
+local=" "
+while [ "$n" -gt 0 ]; do local="$local$1 "; shift; n=$((n - 1)); done
+srpm=$(rpmspec -q --srpm --qf "$srpm_qf" "$@" "$spec")
+printf '%s\n' "$srpm"
 echo '@@BINARY'
 rpmspec -q --qf "$binary_qf" "$@" "$spec"
 echo '@@PARSED'
-rpmspec -P "$@" "$spec"
+fetched=no
+while IFS= read -r line; do
+  case "$line" in
+    SOURCE"$tab"*|PATCH"$tab"*) case "$local" in *" ${line#*"$tab"} "*) ;; *) fetched=yes ;; esac ;;
+  esac
+done <<END_OF_HEADER
+$srpm
+END_OF_HEADER
+[ "$fetched" = no ] || rpmspec -P "$@" "$spec"
 """
 # Preamble lines of the parsed spec naming sources: `Source0: https://.../x.tar.gz`, `Patch:`.
 _SOURCE_LINE = re.compile(r"^(?:source|patch)\d*\s*:\s*(\S+)\s*$", re.IGNORECASE)
@@ -266,6 +282,8 @@ async def rpm_spec_input(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmS
 @rule(desc="Read a spec with rpmspec", level=LogLevel.DEBUG)
 async def rpm_spec_info(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmSpecInfo:
     spec_input = await Get(RpmSpecInput, RpmSpecInfoRequest, request)
+    # Placed flat in %{_sourcedir} at build time, so the spec finds them by these names.
+    local_names = sorted({os.path.basename(f) for f in spec_input.local_files})
     process = await Get(
         Process,
         InRootProcess(
@@ -278,6 +296,8 @@ async def rpm_spec_info(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmSp
                 spec_input.spec_path,
                 _SRPM_QF,
                 _BINARY_QF,
+                str(len(local_names)),
+                *local_names,
                 "--define",
                 f"_sourcedir {BUILD_DIR}/{spec_input.source_dir}",
                 *macro_args(spec_input.defines),

@@ -23,12 +23,12 @@
 # inside a user namespace that maps the user to root (unprivileged user namespaces are required).
 set -euo pipefail
 
-if [ "${1:-}" = --inside ]; then
-  # Second half, in a private mount namespace: overlay + bubblewrap.
-  shift
-  lower="$1" sandbox="$2" pack="$3"
+# The second half: overlay (unless read-only) + bubblewrap, in a private mount namespace, or as
+# root for a read-only run (no mount is made) in this process.
+inside() {
+  local lower="$1" sandbox="$2" pack="$3"
   shift 4  # also drops "--"
-  env_args=()
+  local env_args=() name value root_bind bwrap_argv  # not `work`: the EXIT trap reads it
   for name in ${KEEL_ROOT_ENV:-}; do
     value="${!name-}"
     [ "$name" = PATH ] && value="$KEEL_ROOT_PATH"  # PATH out here is the host's
@@ -36,7 +36,6 @@ if [ "${1:-}" = --inside ]; then
   done
   if [ "$pack" = --read-only ]; then
     root_bind=(--ro-bind "$lower" /)
-    pack=""
   else
     work=$(mktemp -d "${TMPDIR:-/tmp}/keel-root.XXXXXX")
     # The tmpfs mount point is an empty directory on the host: remove it when done.
@@ -55,6 +54,8 @@ if [ "${1:-}" = --inside ]; then
     --clearenv "${env_args[@]}"
     "$@"
   )
+  # Read-only, nothing is left to clean up: bubblewrap takes this process's place.
+  if [ "$pack" = --read-only ]; then exec "${bwrap_argv[@]}"; fi
   "${bwrap_argv[@]}" || exit $?
   [ -n "$pack" ] || exit 0
   # rpm recreates rpmdb.sqlite-shm (a shared-memory index) whenever it opens the database;
@@ -66,6 +67,11 @@ if [ "${1:-}" = --inside ]; then
     --exclude=./var/cache/ldconfig/aux-cache \
     -C "$work/merged" -cf - . | $KEEL_COMPRESS > "$sandbox/$pack"
   exit 0
+}
+
+if [ "${1:-}" = --inside ]; then
+  shift
+  inside "$@"
 fi
 
 archive="$1" root_id="$2"
@@ -75,7 +81,7 @@ if [ "$1" = --pack ]; then pack="$2"; shift 2; fi
 if [ "$1" = --read-only ]; then pack="--read-only"; shift; fi
 [ "$1" = -- ] || { echo "usage: enter_root.sh ARCHIVE ROOT_ID [--pack OUT | --read-only] -- COMMAND..." >&2; exit 2; }
 
-roots="$(readlink -f .keel/roots)"
+roots="$(cd -P .keel/roots && pwd)"
 root="$roots/$root_id"
 if [ ! -e "$root/.keel-complete" ]; then
   # Unpack once per archive digest; concurrent builds wait for the first one.
@@ -85,7 +91,7 @@ if [ ! -e "$root/.keel-complete" ]; then
     rm -rf "$root.partial"
     mkdir -p "$root.partial"
     owner_args=(--same-owner)
-    [ "$(id -u)" = 0 ] || owner_args=(--no-same-owner)
+    [ "$EUID" = 0 ] || owner_args=(--no-same-owner)
     # /dev comes from bubblewrap; device nodes cannot be made without privileges.
     # tar stops at the end-of-archive blocks and may leave zstd writing the last padding into a
     # closed pipe (SIGPIPE, 141): only tar's status tells whether the root is complete.
@@ -103,8 +109,13 @@ if [ ! -e "$root/.keel-complete" ]; then
   exec 9>&-
 fi
 
+# Each process costs milliseconds, and a graph reads thousands of specs read-only: as root, no
+# mount namespace is needed for that, nor a second shell.
+if [ "$pack" = --read-only ] && [ "$EUID" = 0 ]; then
+  inside "$root" "$PWD" "$pack" "$@"
+fi
 unshare_args=(--mount --propagation private)
-if [ "$(id -u)" != 0 ]; then
+if [ "$EUID" != 0 ]; then
   unshare_args+=(--map-root-user)
   if ! unshare "${unshare_args[@]}" true 2>/dev/null; then
     echo "keel: cannot enter the build root: this user may not create user namespaces" \
