@@ -63,6 +63,9 @@ sed -i 's/^VERSION_ID=.*/VERSION_ID=3.0/; s/^PRETTY_NAME=.*/PRETTY_NAME="keel co
 # What Pants hands to the processes it runs (its `[subprocess-environment]` default): part of
 # every action's key, so the nested run must see what `./pants test` saw ([test] passes them).
 SUBPROCESS_ENV = ("LANG", "LC_CTYPE", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR")
+# What ./pants sets for Pants itself that reaches action keys: the interpreter search path is in
+# the key of the PEX that compresses root archives.
+LAUNCHER_ENV = ("PANTS_PYTHON_BOOTSTRAP_SEARCH_PATH",)
 
 
 def nested_workspace(root: Path) -> Path:
@@ -125,7 +128,7 @@ def built(tmp_path_factory):
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/root"),
         "NO_SCIE_WARNING": "1",
-        **{name: os.environ[name] for name in ("PYENV_ROOT", *SUBPROCESS_ENV) if name in os.environ},
+        **{name: os.environ[name] for name in ("PYENV_ROOT", *SUBPROCESS_ENV, *LAUNCHER_ENV) if name in os.environ},
         # The key as CI hands it in.
         "PANTS_RPM_SIGN_KEY": fingerprint,
         "PANTS_RPM_SIGN_GNUPG_HOME": str(home),
