@@ -32,6 +32,8 @@ ROOT_TOOLS = (
     "mktemp", "rm", "rmdir", "mkdir", "mv", "touch", "true",
 )
 _ENTER_ROOT = (Path(__file__).parent / "scripts" / "enter_root.sh").read_bytes()
+# How long a remote cache lookup may take before the action also starts here (see in_root_process).
+REMOTE_CACHE_SPECULATION_DELAY_MS = 2000
 # Inside the root: its own tools, a fixed home, locale and time zone.
 ROOT_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
@@ -174,6 +176,11 @@ async def in_root_process(request: InRootProcess, host: HostSettings) -> Process
         description=request.description,
         level=request.level,
         timeout_seconds=None,
+        # With a remote cache, Pants starts the local run at once, racing the lookup (its
+        # default delay is 0): on a machine whose results are all in the cache, every action
+        # would take a process slot, set up a sandbox and start rpmbuild only to be cancelled.
+        # A lookup answers within milliseconds, hit or miss, so a miss is not held up.
+        remote_cache_speculation_delay_millis=REMOTE_CACHE_SPECULATION_DELAY_MS,
     )
 
 
