@@ -11,7 +11,7 @@ from pathlib import Path
 # The test sandbox holds rules/ at its root; the workspace puts that on Pants' pythonpath.
 RULES_ROOT = Path.cwd()
 
-# keel builds small PEXes (the zstd compressor) for CPython 3.9: the interpreter running the test.
+# keel builds small PEXes (the images' zstd compressor) for CPython 3.9: the interpreter running the test.
 PYTHON_SEARCH_PATH = ["<PYENV>", "<PATH>", str(Path(sys.base_prefix) / "bin")]
 
 PANTS_TOML = f"""

@@ -52,8 +52,8 @@ def keel_rule_runner(*options: str) -> RuleRunner:
 
 
 def pex_cli_options() -> list[str]:
-    """Packing a root uses a small PEX (the zstd compressor): [pex-cli] and the interpreter
-    search path as test workspaces have them (tests/pants_workspace.py)."""
+    """Images are compressed by a small PEX (the pinned zstd library): [pex-cli] and the
+    interpreter search path as test workspaces have them (tests/pants_workspace.py)."""
     version, path, entry = pex_cli_pin()
     return [
         f"--pex-cli-version={version}",

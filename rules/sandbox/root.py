@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Mapping
 
 from pants.engine.addresses import Address
-from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import CreateDigest, Digest, FileContent
 from pants.engine.process import Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
@@ -23,7 +23,7 @@ from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.subsystems import HostSettings
-from rules.core.zstd import ZstdCompressor
+from rules.core.zstd import host_zstd_command
 from rules.sandbox.bwrap import BUILD_DIR
 
 ARCHIVE_NAME = "root.tar.zst"
@@ -143,17 +143,10 @@ async def in_root_process(request: InRootProcess, host: HostSettings) -> Process
         "KEEL_ROOT_ENV": " ".join(sorted(inner_env)),
         "KEEL_HOST_TOOLS": tools.identity,
     }
-    input_digest = request.input_digest
     immutable = {".keel/root": request.root.digest, ".keel/bin": script}
-    caches = {"keel_roots": ".keel/roots"}
     pack_args: tuple[str, ...] = ()
     if request.pack:
-        compressor = await Get(ZstdCompressor)
-        env.update(compressor.env)
-        env["KEEL_COMPRESS"] = shlex.join(compressor.command)
-        input_digest = await Get(Digest, MergeDigests([input_digest, compressor.input_digest]))
-        immutable.update(compressor.immutable_input_digests)
-        caches.update(compressor.append_only_caches)
+        env["KEEL_COMPRESS"] = shlex.join(host_zstd_command(tools["zstd"]))
         pack_args = ("--pack", request.pack)
     if request.read_only:
         pack_args = ("--read-only",)
@@ -167,9 +160,9 @@ async def in_root_process(request: InRootProcess, host: HostSettings) -> Process
             "--",
             *request.argv,
         ),
-        input_digest=input_digest,
+        input_digest=request.input_digest,
         immutable_input_digests=FrozenDict(immutable),
-        append_only_caches=FrozenDict(caches),
+        append_only_caches=FrozenDict({"keel_roots": ".keel/roots"}),
         env=FrozenDict(env),
         output_files=(*request.output_files, *((request.pack,) if request.pack else ())),
         output_directories=request.output_directories,

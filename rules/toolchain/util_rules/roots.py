@@ -38,7 +38,7 @@ from pants.util.logging import LogLevel
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.subsystems import HostSettings
-from rules.core.zstd import ZstdCompressor
+from rules.core.zstd import host_zstd_command
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, RpmBuildError, source_date_epoch
 from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
@@ -57,7 +57,7 @@ _INSTALL_PACKAGES = (_SCRIPTS / "install_packages.sh").read_bytes()
 _RPM_FLAGS = (Path(__file__).parent.parent.parent / "rpm" / "scripts" / "rpm_flags.sh").read_bytes()
 BOOTSTRAP_TOOLS = (
     "bash", "mmdebstrap", "apt-ftparchive", "apt-get", "dpkg", "dpkg-deb", "tar", "perl",
-    "chroot", "mount", "umount", "ls",
+    "chroot", "mount", "umount", "ls", "zstd",
 )
 CAPABILITIES_NAME = "capabilities.txt"
 # rpm keeps its database per user on Debian (~/.rpmdb); a root needs one in a fixed place.
@@ -163,10 +163,7 @@ def _spec_globals(macros: tuple[tuple[str, str], ...]) -> bytes:
 
 async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem, host: HostSettings) -> StageRoot:
     seed = await Get(Seed, SeedRequest(stage.address))
-    tools, compressor = await MultiGet(
-        Get(HostTools, HostToolsRequest(BOOTSTRAP_TOOLS, host.search_path)),
-        Get(ZstdCompressor),
-    )
+    tools = await Get(HostTools, HostToolsRequest(BOOTSTRAP_TOOLS, host.search_path))
     files = await Get(
         Digest,
         CreateDigest(
@@ -190,17 +187,14 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem, host: HostSet
             ]
         ),
     )
-    input_digest = await Get(Digest, MergeDigests([files, seed.digest, compressor.input_digest]))
+    input_digest = await Get(Digest, MergeDigests([files, seed.digest]))
     names = sorted({p.name for p in seed.lock.packages})
     process = Process(
         argv=(tools["bash"], "make_bootstrap.sh", seed.lock.suite, *names),
         input_digest=input_digest,
-        immutable_input_digests=compressor.immutable_input_digests,
-        append_only_caches=compressor.append_only_caches,
         env={
-            **compressor.env,
             "PATH": host.path_env,
-            "KEEL_COMPRESS": shlex.join(compressor.command),
+            "KEEL_COMPRESS": shlex.join(host_zstd_command(tools["zstd"])),
             "KEEL_BIN_SH": stage.bin_sh or "",
             "KEEL_HOST_TOOLS": tools.identity,
             "SOURCE_DATE_EPOCH": str(rpm.default_source_date_epoch),
