@@ -4,7 +4,7 @@ import pytest
 from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
 
-from rules.rpm.util_rules.spec_info import RpmDependency, RpmSpecInfo, RpmSpecInfoRequest
+from rules.rpm.util_rules.spec_info import RpmDependency, RpmSpecInfo, RpmSpecInfoRequest, query_bucket
 from tests.rule_runner import keel_rule_runner, spec
 
 
@@ -83,3 +83,43 @@ def test_two_specs_in_one_directory_need_the_spec_field() -> None:
         }
     )
     assert rule_runner.request(RpmSpecInfo, [RpmSpecInfoRequest(Address("specs/two", target_name="b"))]).name == "b"
+
+
+def same_batch_directories(count: int) -> list[str]:
+    """`count` spec directories whose targets fall into one rpmspec batch (query_bucket)."""
+    by_bucket: dict[int, list[str]] = {}
+    for i in range(10_000):
+        directory = f"specs/p{i}"
+        members = by_bucket.setdefault(query_bucket(Address(directory)), [])
+        members.append(directory)
+        if len(members) == count:
+            return members
+    raise AssertionError("no bucket filled")
+
+
+def test_specs_read_in_one_batch_keep_their_own_answers_and_errors() -> None:
+    rule_runner = keel_rule_runner("--rpm-defines={'dist': '.t1'}")
+    good, other, bad, empty = same_batch_directories(4)
+    rule_runner.write_files(
+        {
+            f"{good}/BUILD": "rpm_package(defines={'flavour': 'sweet'})",
+            f"{good}/good.spec": spec("good", body="Provides: good-%{flavour}"),
+            f"{other}/BUILD": "rpm_package()",
+            f"{other}/other.spec": spec("other", version="2.0", body="BuildRequires: good"),
+            f"{bad}/BUILD": "rpm_package()",
+            f"{bad}/bad.spec": "Name: bad\n%if 1\n",
+            f"{empty}/BUILD": "rpm_package()",  # no spec file at all
+        }
+    )
+    info = spec_info(rule_runner, good)
+    assert (info.name, info.release) == ("good", "1")
+    assert "good-sweet" in {p.name for p in info.package("good").provides}
+    info = spec_info(rule_runner, other)
+    assert (info.name, info.version, info.build_requires) == ("other", "2.0", (RpmDependency("good"),))
+    with pytest.raises(ExecutionError) as e:
+        spec_info(rule_runner, bad)
+    assert f"{bad}/bad.spec (target {bad}:{bad.split('/')[1]}): rpmspec cannot parse it" in str(e.value)
+    assert "good.spec" not in str(e.value) and "other.spec" not in str(e.value)
+    with pytest.raises(ExecutionError) as e:
+        spec_info(rule_runner, empty)
+    assert "needs exactly one spec file among its sources (found: none)" in str(e.value)

@@ -3,21 +3,24 @@
 Macros, conditionals and subpackages all count because rpmspec evaluates them; keel never parses
 spec syntax itself. rpmspec runs inside the root the spec is built in (see SpecRoot), so the
 root's rpm macros apply: a distribution's `%{_libdir}`, `%{dist}` or `%{py3_dist ...}` expand to
-what its build will see. One process runs three queries: the source package header (BuildRequires,
-Source/Patch file names, newest changelog time), every binary package header (name, EVR, arch,
-Provides, Requires), and the parsed spec (for the URLs of SourceN/PatchN lines, which headers do
-not keep).
+what its build will see. Each spec gets up to three queries: the source package header
+(BuildRequires, Source/Patch file names, newest changelog time), every binary package header
+(name, EVR, arch, Provides, Requires), and the parsed spec (for the URLs of SourceN/PatchN lines,
+which headers do not keep; only when a source is not a local file). One process reads a batch of
+specs (see rpm_spec_info), each with its own output, errors and exit status.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shlex
 from dataclasses import dataclass
 
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest
-from pants.engine.process import FallibleProcessResult, Process
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.fs import Digest, DigestContents, MergeDigests
+from pants.engine.process import Process, ProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     HydratedSources,
     HydrateSourcesRequest,
@@ -32,6 +35,12 @@ from rules.rpm.target_types import RpmDefinesField, RpmSourcesField, RpmSpecFiel
 from rules.sandbox.bwrap import BUILD_DIR
 from rules.sandbox.root import InRootProcess, RootArchive, SpecRoot, SpecRootRequest
 from rules.sources.fetch import SourceFile
+from rules.toolchain.util_rules.stages import (
+    AllToolchainStages,
+    TargetStage,
+    TargetStageRequest,
+    WorkerPackages,
+)
 
 
 class InvalidSpecError(Exception):
@@ -107,6 +116,10 @@ class RpmSpecInput:
     root_description: str
     root_env: FrozenDict[str, str]
 
+
+# Specs of a stage are read in this many batches (see rpm_spec_info): at Azure Linux's 3,000
+# specs, about a dozen per rpmspec process; in a workspace of a few dozen, one or two.
+QUERY_BUCKETS = 256
 
 _SRPM_QF = (
     "SRC\t%{NAME}\t%{VERSION}\t%{RELEASE}\t%{CHANGELOGTIME}\n"
@@ -279,46 +292,177 @@ async def rpm_spec_input(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmS
     )
 
 
-@rule(desc="Read a spec with rpmspec", level=LogLevel.DEBUG)
-async def rpm_spec_info(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmSpecInfo:
-    spec_input = await Get(RpmSpecInput, RpmSpecInfoRequest, request)
+def query_bucket(address: Address) -> int:
+    """Which batch of its stage a spec is read in: a hash of its address, so a batch keeps its
+    members when specs are added or removed elsewhere."""
+    return int.from_bytes(hashlib.sha256(str(address).encode()).digest()[:4], "big") % QUERY_BUCKETS
+
+
+@dataclass(frozen=True)
+class QueryBucketsRequest:
+    """The packages read in one root: a stage's own (`listed`), or those built in its root."""
+
+    stage: Address
+    listed: bool
+
+
+@dataclass(frozen=True)
+class QueryBuckets:
+    by_bucket: FrozenDict[int, tuple[Address, ...]]
+
+    def members(self, address: Address) -> tuple[Address, ...]:
+        return self.by_bucket.get(query_bucket(address), ())
+
+
+@rule(desc="Batch the specs read in a root", level=LogLevel.DEBUG)
+async def query_buckets(request: QueryBucketsRequest) -> QueryBuckets:
+    if request.listed:
+        group = (await Get(AllToolchainStages)).get(request.stage).packages
+    else:
+        group = (await Get(WorkerPackages)).by_stage.get(request.stage, ())
+    by_bucket: dict[int, list[Address]] = {}
+    for address in group:
+        by_bucket.setdefault(query_bucket(address), []).append(address)
+    return QueryBuckets(FrozenDict({b: tuple(sorted(a)) for b, a in by_bucket.items()}))
+
+
+@dataclass(frozen=True)
+class SpecInputOrNone:
+    """A batch mate's RpmSpecInput, or None if it has none (its own read gives that error)."""
+
+    spec_input: RpmSpecInput | None
+
+
+@rule(desc="Collect a batch mate's spec", level=LogLevel.DEBUG)
+async def spec_input_or_none(request: RpmSpecInfoRequest) -> SpecInputOrNone:
+    try:
+        return SpecInputOrNone(await Get(RpmSpecInput, RpmSpecInfoRequest, request))
+    except InvalidSpecError:
+        return SpecInputOrNone(None)
+
+
+@dataclass(frozen=True)
+class SpecQueryBatch:
+    """Specs read by one rpmspec process: same root, same environment, sorted by address."""
+
+    inputs: tuple[RpmSpecInput, ...]
+
+
+@dataclass(frozen=True)
+class SpecQueryResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class SpecQueryBatchResult:
+    results: FrozenDict[Address, SpecQueryResult]
+
+
+def _query_args(spec_input: RpmSpecInput) -> tuple[str, ...]:
     # Placed flat in %{_sourcedir} at build time, so the spec finds them by these names.
     local_names = sorted({os.path.basename(f) for f in spec_input.local_files})
+    return (
+        spec_input.spec_path,
+        _SRPM_QF,
+        _BINARY_QF,
+        str(len(local_names)),
+        *local_names,
+        "--define",
+        f"_sourcedir {BUILD_DIR}/{spec_input.source_dir}",
+        *macro_args(spec_input.defines),
+    )
+
+
+def batch_script(batch: SpecQueryBatch) -> str:
+    """Query i of the batch writes out/i.out, out/i.err and out/i.rc; as many lanes as the
+    machine has cores run them (the count is read at run time: it is not in the action's key)."""
+    lines = ["set -u", "query() {", _QUERY_SCRIPT, "}", "mkdir out"]
+    for i, spec_input in enumerate(batch.inputs):
+        args = " ".join(shlex.quote(a) for a in _query_args(spec_input))
+        lines.append(f"q{i}() {{ (query {args}) > out/{i}.out 2> out/{i}.err; echo $? > out/{i}.rc; }}")
+    lines += [
+        f"n={len(batch.inputs)}",
+        "lanes=$(nproc 2>/dev/null || echo 1)",
+        "lane=0",
+        "while [ $lane -lt $lanes ] && [ $lane -lt $n ]; do",
+        "  (i=$lane; while [ $i -lt $n ]; do q$i; i=$((i + lanes)); done) &",
+        "  lane=$((lane + 1))",
+        "done",
+        "wait",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@rule(desc="Read a batch of specs with rpmspec", level=LogLevel.DEBUG)
+async def query_spec_batch(batch: SpecQueryBatch, rpm: RpmSubsystem) -> SpecQueryBatchResult:
+    first = batch.inputs[0]
+    input_digest = await Get(Digest, MergeDigests(i.snapshot_digest for i in batch.inputs))
+    more = f" and {len(batch.inputs) - 1} more" if len(batch.inputs) > 1 else ""
     process = await Get(
         Process,
         InRootProcess(
-            root=spec_input.root,
-            argv=(
-                "/bin/sh",
-                "-c",
-                _QUERY_SCRIPT,
-                "sh",
-                spec_input.spec_path,
-                _SRPM_QF,
-                _BINARY_QF,
-                str(len(local_names)),
-                *local_names,
-                "--define",
-                f"_sourcedir {BUILD_DIR}/{spec_input.source_dir}",
-                *macro_args(spec_input.defines),
-            ),
-            input_digest=spec_input.snapshot_digest,
-            env=spec_input.root_env,
-            description=f"rpmspec {spec_input.spec_path}",
+            root=first.root,
+            argv=("/bin/sh", "-c", batch_script(batch)),
+            input_digest=input_digest,
+            env=first.root_env,
+            description=f"rpmspec {first.spec_path}{more}",
             source_date_epoch=rpm.default_source_date_epoch,
+            output_directories=("out",),
             read_only=True,
             level=LogLevel.DEBUG,
         ),
     )
-    result = await Get(FallibleProcessResult, Process, process)
-    if result.exit_code != 0:
-        stderr = result.stderr.decode(errors="replace").strip()
+    result = await Get(ProcessResult, Process, process)
+    contents = {c.path: c.content.decode(errors="replace") for c in await Get(DigestContents, Digest, result.output_digest)}
+    return SpecQueryBatchResult(
+        FrozenDict(
+            {
+                spec_input.address: SpecQueryResult(
+                    int(contents[f"out/{i}.rc"].strip()), contents[f"out/{i}.out"], contents[f"out/{i}.err"]
+                )
+                for i, spec_input in enumerate(batch.inputs)
+            }
+        )
+    )
+
+
+@rule(desc="Read a spec with rpmspec", level=LogLevel.DEBUG)
+async def rpm_spec_info(request: RpmSpecInfoRequest) -> RpmSpecInfo:
+    """rpmspec runs once per batch of specs, not once per spec: each process Pants starts forks
+    its engine, whose memory grows with the workspace (at 3,000 specs, forking was most of a
+    cold graph's time). A batch is the spec's bucket (query_bucket) among the packages read in
+    the same root: its stage's own packages, or those built in the stage's root. An edit
+    re-reads the spec's batch (about 1 in QUERY_BUCKETS of a stage's specs)."""
+    spec_input, stage = await MultiGet(
+        Get(RpmSpecInput, RpmSpecInfoRequest, request),
+        Get(TargetStage, TargetStageRequest(request.address)),
+    )
+    buckets = await Get(QueryBuckets, QueryBucketsRequest(stage.stage, stage.listed))
+    mates = [a for a in buckets.members(request.address) if a != request.address]
+    mate_inputs = await MultiGet(Get(SpecInputOrNone, RpmSpecInfoRequest(a)) for a in mates)
+    batch = sorted(
+        [
+            spec_input,
+            *(
+                m.spec_input
+                for m in mate_inputs
+                if m.spec_input is not None
+                and (m.spec_input.root, m.spec_input.root_env) == (spec_input.root, spec_input.root_env)
+            ),
+        ],
+        key=lambda i: i.address,
+    )
+    answers = await Get(SpecQueryBatchResult, SpecQueryBatch(tuple(batch)))
+    answer = answers.results[request.address]
+    if answer.exit_code != 0:
         raise InvalidSpecError(
             f"{spec_input.spec_path} (target {request.address}): rpmspec cannot parse it in "
-            f"{spec_input.root_description}:\n{stderr}\nFix the spec; `rpmspec -P "
+            f"{spec_input.root_description}:\n{answer.stderr.strip()}\nFix the spec; `rpmspec -P "
             f"{spec_input.spec_path}` in that root shows the same error."
         )
-    return parse_query_output(spec_input, result.stdout.decode())
+    return parse_query_output(spec_input, answer.stdout)
 
 
 def rules():
