@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass
 
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest, DigestContents, MergeDigests
+from pants.engine.fs import Digest, MergeDigests
 from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
@@ -375,13 +375,20 @@ def _query_args(spec_input: RpmSpecInput) -> tuple[str, ...]:
     )
 
 
+# Between the answers of a batch on its stdout: a marker line with the query's index and exit
+# status, and one between its output and its errors.
+_ANSWER = "@@KEEL-ANSWER"
+_ERRORS = "@@KEEL-ERRORS"
+
+
 def batch_script(batch: SpecQueryBatch) -> str:
-    """Query i of the batch writes out/i.out, out/i.err and out/i.rc; as many lanes as the
-    machine has cores run them (the count is read at run time: it is not in the action's key)."""
-    lines = ["set -u", "query() {", _QUERY_SCRIPT, "}", "mkdir out"]
+    """Query i of the batch writes its output, errors and status to files in /tmp (the
+    sandbox's own tmpfs); as many lanes as the machine has cores run them (the count is read at
+    run time: it is not in the action's key); then every answer goes to stdout in order."""
+    lines = ["query() {", _QUERY_SCRIPT, "}", 'out=$(mktemp -d)']
     for i, spec_input in enumerate(batch.inputs):
         args = " ".join(shlex.quote(a) for a in _query_args(spec_input))
-        lines.append(f"q{i}() {{ (query {args}) > out/{i}.out 2> out/{i}.err; echo $? > out/{i}.rc; }}")
+        lines.append(f'q{i}() {{ (query {args}) > "$out/{i}.out" 2> "$out/{i}.err"; echo $? > "$out/{i}.rc"; }}')
     lines += [
         f"n={len(batch.inputs)}",
         "lanes=$(nproc 2>/dev/null || echo 1)",
@@ -391,8 +398,23 @@ def batch_script(batch: SpecQueryBatch) -> str:
         "  lane=$((lane + 1))",
         "done",
         "wait",
+        "i=0",
+        "while [ $i -lt $n ]; do",
+        f'  echo "{_ANSWER} $i $(cat "$out/$i.rc")"; cat "$out/$i.out"; echo; echo "{_ERRORS}"; cat "$out/$i.err"; echo',
+        "  i=$((i + 1))",
+        "done",
     ]
     return "\n".join(lines) + "\n"
+
+
+def split_answers(stdout: str) -> dict[int, SpecQueryResult]:
+    answers = {}
+    for chunk in ("\n" + stdout).split(f"\n{_ANSWER} ")[1:]:
+        header, _, body = chunk.partition("\n")
+        index, exit_code = header.split()
+        output, _, errors = body.rpartition(f"\n{_ERRORS}\n")
+        answers[int(index)] = SpecQueryResult(int(exit_code), output, errors)
+    return answers
 
 
 @rule(desc="Read a batch of specs with rpmspec", level=LogLevel.DEBUG)
@@ -409,22 +431,14 @@ async def query_spec_batch(batch: SpecQueryBatch, rpm: RpmSubsystem) -> SpecQuer
             env=first.root_env,
             description=f"rpmspec {first.spec_path}{more}",
             source_date_epoch=rpm.default_source_date_epoch,
-            output_directories=("out",),
             read_only=True,
             level=LogLevel.DEBUG,
         ),
     )
     result = await Get(ProcessResult, Process, process)
-    contents = {c.path: c.content.decode(errors="replace") for c in await Get(DigestContents, Digest, result.output_digest)}
+    answers = split_answers(result.stdout.decode(errors="replace"))
     return SpecQueryBatchResult(
-        FrozenDict(
-            {
-                spec_input.address: SpecQueryResult(
-                    int(contents[f"out/{i}.rc"].strip()), contents[f"out/{i}.out"], contents[f"out/{i}.err"]
-                )
-                for i, spec_input in enumerate(batch.inputs)
-            }
-        )
+        FrozenDict({spec_input.address: answers[i] for i, spec_input in enumerate(batch.inputs)})
     )
 
 
