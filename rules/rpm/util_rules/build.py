@@ -31,7 +31,7 @@ from pants.util.logging import LogLevel
 from rules.core.report import BuildReportEntryRequest
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules import build_log
-from rules.rpm.util_rules.package_graph import RpmPackageGraph, TargetPackageGraphRequest
+from rules.rpm.util_rules.package_graph import Provider, RpmPackageGraph, TargetPackageGraphRequest
 from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
 from rules.rpm.util_rules.seed import PackageSeed, SeededRpm, SeedError, build_inputs_key
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest, RpmSpecInput, macro_args
@@ -66,7 +66,7 @@ class ToolchainOrderError(Exception):
     pass
 
 
-def check_stage_order(address, info, root, closure_packages, graph) -> None:
+def check_stage_order(address, info, root, closure_packages) -> None:
     """A toolchain stage's package may only BuildRequire what its base root and the packages
     listed before it supply."""
     late = sorted({str(p.address) for p in closure_packages if p.address not in root.in_root})
@@ -187,6 +187,36 @@ async def _seeded(
     )
 
 
+@dataclass(frozen=True)
+class BuildPlanRequest:
+    address: Address
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a package's build takes from the package graph: its spec, and the binary packages
+    of its build closure with their paths under RPMS/. A rule of its own: an edit elsewhere in
+    the graph gives an equal plan, and Pants then does not run the package's build rule again
+    (with pantsd, a leaf edit re-ran every package's)."""
+
+    info: RpmSpecInfo
+    closure: tuple[tuple[Provider, str], ...]
+
+
+@rule(desc="Plan an RPM build", level=LogLevel.DEBUG)
+async def build_plan(request: BuildPlanRequest) -> BuildPlan:
+    graph = await Get(RpmPackageGraph, TargetPackageGraphRequest(request.address))
+    info = graph.info(request.address)
+    graph.check_no_build_cycle(request.address)
+    return BuildPlan(
+        info,
+        tuple(
+            (p, f"RPMS/{graph.infos[p.address].package(p.package).filename}")
+            for p in graph.build_closure(request.address).packages
+        ),
+    )
+
+
 @rule(desc="Build an RPM", level=LogLevel.DEBUG)
 async def build_rpm(
     request: BuildRpmRequest,
@@ -198,24 +228,19 @@ async def build_rpm(
         Get(RpmSpecInput, RpmSpecInfoRequest(request.address)),
         Get(BuildRoot, BuildRootRequest(request.address)),
     )
-    graph = await Get(RpmPackageGraph, TargetPackageGraphRequest(request.address))
-    info = graph.info(request.address)
-    graph.check_no_build_cycle(request.address)
-    closure = graph.build_closure(request.address)
+    plan = await Get(BuildPlan, BuildPlanRequest(request.address))
+    info = plan.info
     owner = f"{info.spec_path} (target {request.address})"
 
     if root.stage is not None:
-        check_stage_order(request.address, info, root, closure.packages, graph)
+        check_stage_order(request.address, info, root, [p for p, _ in plan.closure])
     # What the root already holds is not installed again.
-    to_install = [p for p in closure.packages if p.address not in root.in_root]
-    dep_addresses = sorted({p.address for p in to_install})
+    to_install = [(p, path) for p, path in plan.closure if p.address not in root.in_root]
+    dep_addresses = sorted({p.address for p, _ in to_install})
     built_deps = await MultiGet(Get(BuiltRpms, BuildRpmRequest(a)) for a in dep_addresses)
     built_by_address = dict(zip(dep_addresses, built_deps))
 
-    dep_files = [
-        (built_by_address[p.address], f"RPMS/{graph.infos[p.address].package(p.package).filename}")
-        for p in to_install
-    ]
+    dep_files = [(built_by_address[p.address], path) for p, path in to_install]
     dep_digests = await MultiGet(
         Get(Digest, DigestSubset(built.digest, PathGlobs([path]))) for built, path in dep_files
     )
