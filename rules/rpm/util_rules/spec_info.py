@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass
 
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest, MergeDigests
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
@@ -335,9 +335,10 @@ class SpecInputOrNone:
 
 @rule(desc="Collect a batch mate's spec", level=LogLevel.DEBUG)
 async def spec_input_or_none(request: RpmSpecInfoRequest) -> SpecInputOrNone:
+    # Whatever is wrong with a mate is its own read's error; it must not fail the others'.
     try:
         return SpecInputOrNone(await Get(RpmSpecInput, RpmSpecInfoRequest, request))
-    except InvalidSpecError:
+    except Exception:
         return SpecInputOrNone(None)
 
 
@@ -378,6 +379,7 @@ def _query_args(spec_input: RpmSpecInput) -> tuple[str, ...]:
 # Between the answers of a batch on its stdout: a marker line with the query's index and exit
 # status, and one between its output and its errors.
 _ANSWER = "@@KEEL-ANSWER"
+_BATCH_SCRIPT = "keel_read_specs.sh"  # at the sandbox root, beside the specs' repo paths
 _ERRORS = "@@KEEL-ERRORS"
 
 
@@ -420,13 +422,16 @@ def split_answers(stdout: str) -> dict[int, SpecQueryResult]:
 @rule(desc="Read a batch of specs with rpmspec", level=LogLevel.DEBUG)
 async def query_spec_batch(batch: SpecQueryBatch, rpm: RpmSubsystem) -> SpecQueryBatchResult:
     first = batch.inputs[0]
-    input_digest = await Get(Digest, MergeDigests(i.snapshot_digest for i in batch.inputs))
+    # A file, not an argument: one argument may hold at most 128 KiB (Linux's MAX_ARG_STRLEN),
+    # and a batch of specs with hundreds of patches each names them all.
+    script = await Get(Digest, CreateDigest([FileContent(_BATCH_SCRIPT, batch_script(batch).encode())]))
+    input_digest = await Get(Digest, MergeDigests([script, *(i.snapshot_digest for i in batch.inputs)]))
     more = f" and {len(batch.inputs) - 1} more" if len(batch.inputs) > 1 else ""
     process = await Get(
         Process,
         InRootProcess(
             root=first.root,
-            argv=("/bin/sh", "-c", batch_script(batch)),
+            argv=("/bin/sh", _BATCH_SCRIPT),
             input_digest=input_digest,
             env=first.root_env,
             description=f"rpmspec {first.spec_path}{more}",
