@@ -64,7 +64,7 @@ sed -i 's/^VERSION_ID=.*/VERSION_ID=3.0/; s/^PRETTY_NAME=.*/PRETTY_NAME="keel co
 # every action's key, so the nested run must see what `./pants test` saw ([test] passes them).
 SUBPROCESS_ENV = ("LANG", "LC_CTYPE", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR")
 # What ./pants sets for Pants itself that reaches action keys: the interpreter search path is in
-# the key of the PEX that compresses root archives.
+# the key of the PEX that compresses images.
 LAUNCHER_ENV = ("PANTS_PYTHON_BOOTSTRAP_SEARCH_PATH",)
 
 
@@ -121,7 +121,7 @@ def built(tmp_path_factory):
     fingerprint = make_key(home, "keel updates")
     ws = nested_workspace(tmp)
     # The interpreter and environment `./pants test` ran Pants with: both are in action keys (the
-    # interpreter in those of the root archives' zstd). Run by another Pants, this test still
+    # interpreter in those of the images' zstd PEX). Run by another Pants, this test still
     # passes, building what it cannot find.
     python = os.environ.get("KEEL_PANTS_PYTHON", sys.executable)
     env = {
@@ -160,9 +160,10 @@ def built(tmp_path_factory):
         kill_agent(home)
     print(f"nested builds: {time.monotonic() - started:.0f} s; ran: {ran}")
     # Packages and toolchain roots came from the outer run's cache: at most core-release 2.0 was
-    # built (nothing else changed), and no root of a toolchain stage.
+    # built (nothing else changed), and no root of a toolchain stage. (The update images' zstd
+    # PEX may be built here: no earlier test needs it with this interpreter.)
     assert all(r.startswith("rpmbuild core-release-2.0-") for r in ran if r.startswith("rpmbuild ")), ran
-    assert not [r for r in ran if "toolchain" in r or "bootstrap root" in r or "PEX" in r], ran
+    assert not [r for r in ran if "toolchain" in r or "bootstrap root" in r], ran
     return {
         "vhdx": tmp / "v1.vhdx",
         "v2": dist / "core.update.tar",
