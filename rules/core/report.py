@@ -1,11 +1,11 @@
 """The build report: how each RPM and image of a `./pants package` run was obtained.
 
 Each packaged output asks for a `BuildReportEntry`, computed from the metadata of the process that
-made it and the current run's id: "built" (with seconds), "local cache", "remote cache", or
-"unchanged" (memoized by pantsd from an earlier run); or "seeded" for RPMs taken from the
-package seed (`[rpm].seed`) instead of being built. The entry is a line in the console and, as
-workunit metadata, picked up by `BuildReportCallback`, which writes `dist/keel-report.json` when
-the run ends.
+made it and the current run's id: "built" (with seconds, and for remote execution the worker),
+"local cache", "remote cache", or "unchanged" (memoized by pantsd from an earlier run); or
+"seeded" for RPMs taken from the package seed (`[rpm].seed`) instead of being built. The entry
+is a line in the console and, as workunit metadata, picked up by `BuildReportCallback`, which
+writes `dist/keel-report.json` when the run ends.
 """
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ class BuildReportEntryRequest:
     # None for an output no process made (seeded).
     process: ProcessResultMetadata | None
     seeded: bool = False  # taken from the package seed: no process made it
+    # The remote execution worker that ran the process (rules/sandbox/root.py worker_of).
+    worker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,17 @@ class BuildReportEntry(EngineAwareReturnType):
     outputs: tuple[str, ...]
     obtained: str
     seconds: float | None
+    # "built" by remote execution: on which worker (its host name), when the action said.
+    remote_execution: bool = False
+    worker: str | None = None
 
     def describe(self) -> str:
+        where = ""
+        if self.remote_execution:
+            where = " by remote execution" + (f" on {self.worker}" if self.worker else "")
         if self.obtained == "built" and self.seconds is not None:
-            return f"built in {self.seconds:.1f} s"
-        return _PHRASE[self.obtained]
+            return f"built in {self.seconds:.1f} s{where}"
+        return _PHRASE[self.obtained] + where
 
     def metadata(self) -> dict[str, Any]:
         return {_KEY: asdict(self)}
@@ -88,12 +96,16 @@ async def build_report_entry(request: BuildReportEntryRequest, run_id: RunId) ->
         return BuildReportEntry(request.kind, request.target, request.outputs, "seeded", None)
     source = request.process.source(run_id)
     elapsed = request.process.total_elapsed_ms
+    ran = source == ProcessResultMetadata.Source.RAN
+    remote = ran and request.process.execution_environment.remote_execution
     return BuildReportEntry(
         kind=request.kind,
         target=request.target,
         outputs=request.outputs,
         obtained=_OBTAINED[source],
-        seconds=round(elapsed / 1000, 2) if source == ProcessResultMetadata.Source.RAN and elapsed is not None else None,
+        seconds=round(elapsed / 1000, 2) if ran and elapsed is not None else None,
+        remote_execution=remote,
+        worker=request.worker if remote else None,
     )
 
 
@@ -113,6 +125,10 @@ def summary(outputs: list[dict], path: str) -> str:
         for obtained in _PHRASE
         if (n := sum(o["obtained"] == obtained for o in outputs))
     ]
+    remote = [o for o in outputs if o.get("remote_execution")]
+    if remote:
+        workers = {o.get("worker") or "" for o in remote}
+        how.append(f"{len(remote)} by remote execution on {count(len(workers), 'worker')}")
     return f"keel: {', '.join(kinds)}: {', '.join(how)} (details in {path})"
 
 

@@ -5,10 +5,12 @@ the executable bit, so a root travels as one deterministic `.tar.zst` file, whos
 of the cache key of every action run in it. scripts/enter_root.sh unpacks each archive once per
 machine into a named cache keyed by that sha256, then gives every action its own throw-away
 overlay of it inside bubblewrap: owners, modes, setuid bits and the rpm database survive, and
-set-up costs milliseconds, not a copy of the root.
+set-up costs milliseconds, not a copy of the root. Build actions run here or on remote execution
+workers (rules/sandbox/workers.py), in the same root, to the same bytes.
 """
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +18,10 @@ from typing import Mapping
 
 from pants.engine.addresses import Address
 from pants.engine.fs import CreateDigest, Digest, FileContent
-from pants.engine.process import Process
+from pants.engine.environment import EnvironmentName
+from pants.engine.process import FallibleProcessResult, Process, ProcessExecutionFailure
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.option.global_options import KeepSandboxes
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
@@ -25,6 +29,7 @@ from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.subsystems import HostSettings
 from rules.core.zstd import host_zstd_command
 from rules.sandbox.bwrap import BUILD_DIR
+from rules.sandbox.workers import LOCAL, BuildEnvironment
 
 ARCHIVE_NAME = "root.tar.zst"
 ROOT_TOOLS = (
@@ -113,6 +118,9 @@ class InRootProcess:
     pack: str | None = None
     read_only: bool = False
     level: LogLevel = LogLevel.INFO
+    # May run on remote execution workers ([keel-execution].environment). Spec queries say no:
+    # they plan the build, and are many and small.
+    on_workers: bool = True
 
 
 def root_env(source_date_epoch: int, extra: Mapping[str, str] = FrozenDict()) -> FrozenDict[str, str]:
@@ -130,8 +138,13 @@ def root_env(source_date_epoch: int, extra: Mapping[str, str] = FrozenDict()) ->
 
 @rule(desc="Prepare a process in a build root", level=LogLevel.DEBUG)
 async def in_root_process(request: InRootProcess, host: HostSettings) -> Process:
+    where = await Get(BuildEnvironment) if request.on_workers else LOCAL
+    tools_request = HostToolsRequest(ROOT_TOOLS, host.search_path)
     tools, script = await MultiGet(
-        Get(HostTools, HostToolsRequest(ROOT_TOOLS, host.search_path)),
+        # On workers, their tools: the paths in argv and the identity in the key are theirs.
+        Get(HostTools, {tools_request: HostToolsRequest, where.name: EnvironmentName})
+        if where.remote
+        else Get(HostTools, HostToolsRequest, tools_request),
         Get(Digest, CreateDigest([FileContent("enter_root.sh", _ENTER_ROOT, is_executable=True)])),
     )
     inner_env = root_env(request.source_date_epoch, request.env)
@@ -143,6 +156,10 @@ async def in_root_process(request: InRootProcess, host: HostSettings) -> Process
         "KEEL_ROOT_ENV": " ".join(sorted(inner_env)),
         "KEEL_HOST_TOOLS": tools.identity,
     }
+    if where.remote:
+        # enter_root.sh names the machine it ran on, for the build report (never here: a local
+        # result's output holds no host name).
+        env["KEEL_NAME_WORKER"] = "1"
     immutable = {".keel/root": request.root.digest, ".keel/bin": script}
     pack_args: tuple[str, ...] = ()
     if request.pack:
@@ -175,6 +192,39 @@ async def in_root_process(request: InRootProcess, host: HostSettings) -> Process
         # A lookup answers within milliseconds, hit or miss, so a miss is not held up.
         remote_cache_speculation_delay_millis=REMOTE_CACHE_SPECULATION_DELAY_MS,
     )
+
+
+WORKER_MARKER = b"@@KEEL-WORKER "
+
+
+@dataclass(frozen=True)
+class InRootResult:
+    """How an InRootProcess ended; `worker` is the remote execution worker it ran on, as
+    enter_root.sh named it (None for a local run). Not part of equality, like Pants' metadata."""
+
+    result: FallibleProcessResult
+    worker: str | None = dataclasses.field(compare=False, default=None)
+
+
+@rule(desc="Run a process in a build root", level=LogLevel.DEBUG)
+async def run_in_root(request: InRootProcess) -> InRootResult:
+    where = await Get(BuildEnvironment) if request.on_workers else LOCAL
+    process = await Get(Process, InRootProcess, request)
+    if not where.remote:
+        return InRootResult(await Get(FallibleProcessResult, Process, process))
+    result = await Get(FallibleProcessResult, {process: Process, where.name: EnvironmentName})
+    marker = next((line for line in result.stderr.splitlines() if line.startswith(WORKER_MARKER)), b"")
+    return InRootResult(result, marker[len(WORKER_MARKER):].decode(errors="replace").strip() or None)
+
+
+def succeeded(ran: InRootResult, request: InRootProcess) -> FallibleProcessResult:
+    """The result, or the error Pants raises for a failed ProcessResult."""
+    result = ran.result
+    if result.exit_code != 0:
+        raise ProcessExecutionFailure(
+            result.exit_code, result.stdout, result.stderr, request.description, keep_sandboxes=KeepSandboxes.never
+        )
+    return result
 
 
 def rules():

@@ -5,7 +5,7 @@ its packages), util_rules/roots (bootstrap root, serial builds, worker root), ut
 (which root each rpm_package is built in), goals/.
 """
 from rules.core import zstd
-from rules.sandbox import root
+from rules.sandbox import root, workers
 from rules.toolchain import dependency_inference
 from rules.toolchain.goals import lock, package
 from rules.toolchain.target_types import ToolchainStageTarget
@@ -20,6 +20,7 @@ def rules():
     return [
         *zstd.rules(),
         *root.rules(),
+        *workers.rules(),
         *stages.rules(),
         *seed.rules(),
         *roots.rules(),

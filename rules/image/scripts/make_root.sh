@@ -19,7 +19,8 @@ rpm --root "$root" --initdb
 rpm --root "$root" -i $(sh rpm_flags.sh) "${rpms[@]}"
 mkdir -p "$root/etc/kernel"
 echo "$hostname" > "$root/etc/hostname"
-cp cmdline "$root/etc/kernel/cmdline"
+# install, not cp: cp keeps the input's mode, and a remote worker's inputs may be read-only.
+install -m 0644 cmdline "$root/etc/kernel/cmdline"
 
 for db in passwd group shadow; do
   if [ -s "accounts/$db" ]; then

@@ -20,7 +20,7 @@ from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.subsystems import HostSettings
 from rules.image.util_rules.image_root import ImagerRoot, ImageRoot
 from rules.image.util_rules.layout import DiskLayout
-from rules.sandbox.root import InRootProcess
+from rules.sandbox.root import InRootProcess, InRootResult, succeeded
 
 _SCRIPTS = Path(__file__).parent.parent / "scripts"
 MAKE_DISK_SCRIPT = (_SCRIPTS / "make_disk.sh").read_bytes()  # also run by update.py
@@ -75,18 +75,15 @@ async def raw_disk(request: RawDiskRequest) -> RawDisk:
             ]
         ),
     )
-    process = await Get(
-        Process,
-        InRootProcess(
-            root=imager.archive,
-            argv=("/bin/bash", "make_disk.sh", str(request.layout.size_mib)),
-            input_digest=await Get(Digest, MergeDigests([inputs, request.root.digest])),
-            description=f"Make a {request.layout.size_mib} MiB disk with {len(request.layout.partitions)} partitions",
-            source_date_epoch=request.root.source_date_epoch,
-            output_files=(RAW_NAME,),
-        ),
+    process = InRootProcess(
+        root=imager.archive,
+        argv=("/bin/bash", "make_disk.sh", str(request.layout.size_mib)),
+        input_digest=await Get(Digest, MergeDigests([inputs, request.root.digest])),
+        description=f"Make a {request.layout.size_mib} MiB disk with {len(request.layout.partitions)} partitions",
+        source_date_epoch=request.root.source_date_epoch,
+        output_files=(RAW_NAME,),
     )
-    result = await Get(FallibleProcessResult, Process, process)
+    result = (await Get(InRootResult, InRootProcess, process)).result
     too_small = too_small_error(result, request.address)
     if too_small:
         raise too_small
@@ -116,18 +113,15 @@ async def convert_disk(request: ConvertDiskRequest, host: HostSettings) -> Conve
     if request.format == "qcow2":
         # qemu-img writes qcow2 without clock or random values (checked by the tests).
         imager = await Get(ImagerRoot)
-        process = await Get(
-            Process,
-            InRootProcess(
-                root=imager.archive,
-                argv=("qemu-img", "convert", "-f", "raw", "-O", "qcow2", RAW_NAME, out),
-                input_digest=request.raw.digest,
-                description="Convert a disk to qcow2",
-                source_date_epoch=request.raw.source_date_epoch,
-                output_files=(out,),
-            ),
+        process = InRootProcess(
+            root=imager.archive,
+            argv=("qemu-img", "convert", "-f", "raw", "-O", "qcow2", RAW_NAME, out),
+            input_digest=request.raw.digest,
+            description="Convert a disk to qcow2",
+            source_date_epoch=request.raw.source_date_epoch,
+            output_files=(out,),
         )
-        result = await Get(ProcessResult, Process, process)
+        result = succeeded(await Get(InRootResult, InRootProcess, process), process)
         return ConvertedDisk(result.output_digest, out, result.metadata)
     tools, script = await MultiGet(
         Get(HostTools, HostToolsRequest(("python3",), host.search_path)),

@@ -22,7 +22,7 @@ from pants.engine.fs import (
     MergeDigests,
     PathGlobs,
 )
-from pants.engine.process import FallibleProcessResult, Process, ProcessResult
+from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
@@ -42,7 +42,7 @@ from rules.rpm.util_rules.package_graph import (
     RpmPackageGraphRequest,
     closure,
 )
-from rules.sandbox.root import InRootProcess, RootArchive
+from rules.sandbox.root import InRootProcess, InRootResult, RootArchive
 from rules.toolchain.util_rules.roots import StageRoot, StageRootRequest
 
 _SCRIPTS = Path(__file__).parent.parent / "scripts"
@@ -320,18 +320,15 @@ async def image_root(request: ImageRootRequest) -> ImageRoot:
         ),
     )
     inputs = (*inputs, request.extra_files, request.post_install)
-    process = await Get(
-        Process,
-        InRootProcess(
-            root=imager.archive,
-            argv=("/bin/bash", "make_root.sh", request.hostname, "1" if request.rpm_db else "0"),
-            input_digest=await Get(Digest, MergeDigests(inputs)),
-            description=f"Install {len(request.packages.files)} RPMs into an image root",
-            source_date_epoch=request.packages.source_date_epoch,
-            output_files=("rootfs.tar",),
-        ),
+    process = InRootProcess(
+        root=imager.archive,
+        argv=("/bin/bash", "make_root.sh", request.hostname, "1" if request.rpm_db else "0"),
+        input_digest=await Get(Digest, MergeDigests(inputs)),
+        description=f"Install {len(request.packages.files)} RPMs into an image root",
+        source_date_epoch=request.packages.source_date_epoch,
+        output_files=("rootfs.tar",),
     )
-    result = await Get(FallibleProcessResult, Process, process)
+    result = (await Get(InRootResult, InRootProcess, process)).result
     if result.exit_code != 0 and b"KEEL-NO-SHELL" in result.stdout + result.stderr:
         raise ImagePackagesError(
             f"The `post_install` scripts of {request.address} need /bin/sh in the image, and "

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.process import Process, ProcessResult, ProcessResultMetadata
+from pants.engine.process import ProcessResultMetadata
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from rules.image.util_rules.image_root import ImagerRoot, ImageRoot
-from rules.sandbox.root import InRootProcess
+from rules.sandbox.root import InRootProcess, InRootResult, succeeded
 
 _MAKE_ISO = (Path(__file__).parent.parent / "scripts" / "make_iso.sh").read_bytes()
 ISO_NAME = "image.iso"
@@ -33,18 +33,15 @@ class Iso:
 async def make_iso(request: IsoRequest) -> Iso:
     imager = await Get(ImagerRoot)
     script = await Get(Digest, CreateDigest([FileContent("make_iso.sh", _MAKE_ISO, is_executable=True)]))
-    process = await Get(
-        Process,
-        InRootProcess(
-            root=imager.archive,
-            argv=("/bin/bash", "make_iso.sh", request.volume_id),
-            input_digest=await Get(Digest, MergeDigests([script, request.root.digest])),
-            description=f"Make an ISO ({request.volume_id})",
-            source_date_epoch=request.root.source_date_epoch,
-            output_files=(ISO_NAME,),
-        ),
+    process = InRootProcess(
+        root=imager.archive,
+        argv=("/bin/bash", "make_iso.sh", request.volume_id),
+        input_digest=await Get(Digest, MergeDigests([script, request.root.digest])),
+        description=f"Make an ISO ({request.volume_id})",
+        source_date_epoch=request.root.source_date_epoch,
+        output_files=(ISO_NAME,),
     )
-    result = await Get(ProcessResult, Process, process)
+    result = succeeded(await Get(InRootResult, InRootProcess, process), process)
     return Iso(result.output_digest, result.metadata)
 
 

@@ -29,7 +29,7 @@ from pants.engine.fs import (
     MergeDigests,
     PathGlobs,
 )
-from pants.engine.process import FallibleProcessResult, Process, ProcessResult, ProcessResultMetadata
+from pants.engine.process import Process, ProcessResult, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
@@ -64,7 +64,7 @@ from rules.image.util_rules.update_manifest import (
     update_manifest,
 )
 from rules.rpm.util_rules.signing import DetachedSignature, DetachedSignatureRequest, SigningKey
-from rules.sandbox.root import InRootProcess
+from rules.sandbox.root import InRootProcess, InRootResult
 
 _SCRIPTS = Path(__file__).parent.parent / "scripts"
 _MAKE_UPDATE = (_SCRIPTS / "make_update.sh").read_bytes()
@@ -104,21 +104,18 @@ async def update_parts(request: UpdatePartsRequest) -> UpdateParts:
             ]
         ),
     )
-    process = await Get(
-        Process,
-        InRootProcess(
-            root=imager.archive,
-            argv=("/bin/bash", "make_update.sh", str(layout.size_mib)),
-            input_digest=await Get(
-                Digest, MergeDigests([scripts, request.root.digest, await Get(Digest, AddPrefix(request.rpms, "rpms"))])
-            ),
-            description=f"Make the filesystems of a {layout.size_mib} MiB A/B disk for an update",
-            source_date_epoch=request.root.source_date_epoch,
-            output_files=("os-release", "packages.tsv"),
-            output_directories=("parts",),
+    process = InRootProcess(
+        root=imager.archive,
+        argv=("/bin/bash", "make_update.sh", str(layout.size_mib)),
+        input_digest=await Get(
+            Digest, MergeDigests([scripts, request.root.digest, await Get(Digest, AddPrefix(request.rpms, "rpms"))])
         ),
+        description=f"Make the filesystems of a {layout.size_mib} MiB A/B disk for an update",
+        source_date_epoch=request.root.source_date_epoch,
+        output_files=("os-release", "packages.tsv"),
+        output_directories=("parts",),
     )
-    result = await Get(FallibleProcessResult, Process, process)
+    result = (await Get(InRootResult, InRootProcess, process)).result
     too_small = too_small_error(result, request.address)
     if too_small:
         raise too_small

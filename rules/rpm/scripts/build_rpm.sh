@@ -25,6 +25,20 @@ fi
 # stamps its digest (SOURCEPKGID) into every binary RPM, so a comment in the spec would change
 # the bytes of every RPM and rebuild every image holding one. Built apart, binary RPMs depend only
 # on what the build produced.
-args=(--define "_topdir $top/top" --define "_sourcedir $top/SOURCES" "$@" "$spec")
-rpmbuild -bb "${args[@]}"
-exec rpmbuild -bs "${args[@]}"
+rpmbuild -bb --define "_topdir $top/top" --define "_sourcedir $top/SOURCES" "$@" "$spec"
+
+# The SRPM records each source's mode and mtime as the sandbox has them, and sandboxes differ: a
+# local one has files written at run time with mode 0644, a remote execution worker may hard-link
+# read-only files from its cache, with any mtime (REAPI carries neither). The SRPM is made from
+# fresh copies with the mode of a checkout (0644, 0755 if executable) and SOURCE_DATE_EPOCH as
+# mtime, the same on every machine.
+srpm_in="$top/srpm-inputs"
+mkdir -p "$srpm_in/SOURCES"
+for file in "$spec" SOURCES/*; do
+  [ -f "$file" ] || continue
+  [ "$file" = "$spec" ] && copy="$srpm_in/$(basename "$spec")" || copy="$srpm_in/SOURCES/$(basename "$file")"
+  if [ -x "$file" ]; then mode=0755; else mode=0644; fi
+  install -m "$mode" "$file" "$copy"
+  touch -d "@${SOURCE_DATE_EPOCH}" "$copy"
+done
+exec rpmbuild -bs --define "_topdir $top/top" --define "_sourcedir $srpm_in/SOURCES" "$@" "$srpm_in/$(basename "$spec")"

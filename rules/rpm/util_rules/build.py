@@ -22,7 +22,7 @@ from pants.engine.fs import (
     PathGlobs,
     RemovePrefix,
 )
-from pants.engine.process import FallibleProcessResult, Process, ProcessResultMetadata
+from pants.engine.process import Process, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.global_options import GlobalOptions
 from pants.util.frozendict import FrozenDict
@@ -35,7 +35,7 @@ from rules.rpm.util_rules.package_graph import Provider, RpmPackageGraph, Target
 from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
 from rules.rpm.util_rules.seed import PackageSeed, SeededRpm, SeedError, build_inputs_key
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest, RpmSpecInput, macro_args
-from rules.sandbox.root import BuildRoot, BuildRootRequest, InRootProcess
+from rules.sandbox.root import BuildRoot, BuildRootRequest, InRootProcess, InRootResult
 from rules.sources.fetch import (
     FetchedSource,
     FetchSourceRequest,
@@ -103,6 +103,8 @@ class BuiltRpms:
     seed: str | None = None  # the `[rpm].seed` it was taken from, or None: built
     # How rpmbuild's result was obtained (ran, cache hit...): not part of equality.
     process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
+    # The remote execution worker that ran rpmbuild, if one did: not part of equality either.
+    worker: str | None = dataclasses.field(compare=False, default=None)
 
     def seed_records(self, published: dict[str, str]) -> dict[str, SeededRpm]:
         """keel-seed.json's records of those RPMs that are `published` (file name -> sha256)."""
@@ -114,7 +116,9 @@ class BuiltRpms:
 
     def report_request(self, outputs: tuple[str, ...]) -> BuildReportEntryRequest:
         """The build report's question about these RPMs: how they were obtained."""
-        return BuildReportEntryRequest("rpm", str(self.address), outputs, self.process, seeded=self.seed is not None)
+        return BuildReportEntryRequest(
+            "rpm", str(self.address), outputs, self.process, seeded=self.seed is not None, worker=self.worker
+        )
 
 
 def source_date_epoch(info: RpmSpecInfo, rpm: RpmSubsystem) -> int:
@@ -326,8 +330,8 @@ async def build_rpm(
         Get(Digest, AddPrefix(deps_digest, "deps")),
     )
     input_digest = await Get(Digest, MergeDigests([spec_and_scripts, *inputs]))
-    process = await Get(Process, InRootProcess, rpmbuild(input_digest))
-    result = await Get(FallibleProcessResult, Process, process)
+    ran = await Get(InRootResult, InRootProcess, rpmbuild(input_digest))
+    result = ran.result
     if result.exit_code != 0:
         # build_rpm.sh sends everything to stdout, in order.
         log = (result.stdout + result.stderr).decode(errors="replace")
@@ -373,6 +377,7 @@ async def build_rpm(
         build_key=build_key,
         as_built=FrozenDict({path: sums[path] for path in rpms}),
         process=result.metadata,
+        worker=ran.worker,
     )
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from pants.engine.addresses import Address
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     HydratedSources,
@@ -33,7 +32,7 @@ from pants.util.logging import LogLevel
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.target_types import RpmDefinesField, RpmSourcesField, RpmSpecField
 from rules.sandbox.bwrap import BUILD_DIR
-from rules.sandbox.root import InRootProcess, RootArchive, SpecRoot, SpecRootRequest
+from rules.sandbox.root import InRootProcess, InRootResult, RootArchive, SpecRoot, SpecRootRequest, succeeded
 from rules.sources.fetch import SourceFile
 from rules.toolchain.util_rules.stages import (
     AllToolchainStages,
@@ -427,20 +426,18 @@ async def query_spec_batch(batch: SpecQueryBatch, rpm: RpmSubsystem) -> SpecQuer
     script = await Get(Digest, CreateDigest([FileContent(_BATCH_SCRIPT, batch_script(batch).encode())]))
     input_digest = await Get(Digest, MergeDigests([script, *(i.snapshot_digest for i in batch.inputs)]))
     more = f" and {len(batch.inputs) - 1} more" if len(batch.inputs) > 1 else ""
-    process = await Get(
-        Process,
-        InRootProcess(
-            root=first.root,
-            argv=("/bin/sh", _BATCH_SCRIPT),
-            input_digest=input_digest,
-            env=first.root_env,
-            description=f"rpmspec {first.spec_path}{more}",
-            source_date_epoch=rpm.default_source_date_epoch,
-            read_only=True,
-            level=LogLevel.DEBUG,
-        ),
+    process = InRootProcess(
+        root=first.root,
+        argv=("/bin/sh", _BATCH_SCRIPT),
+        input_digest=input_digest,
+        env=first.root_env,
+        description=f"rpmspec {first.spec_path}{more}",
+        source_date_epoch=rpm.default_source_date_epoch,
+        read_only=True,
+        level=LogLevel.DEBUG,
+        on_workers=False,
     )
-    result = await Get(ProcessResult, Process, process)
+    result = succeeded(await Get(InRootResult, InRootProcess, process), process)
     answers = split_answers(result.stdout.decode(errors="replace"))
     return SpecQueryBatchResult(
         FrozenDict({spec_input.address: answers[i] for i, spec_input in enumerate(batch.inputs)})

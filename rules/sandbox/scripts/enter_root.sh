@@ -8,6 +8,8 @@
 #                        (the sha256 of ARCHIVE), and never written again.
 #   KEEL_ROOT_ENV        names of the variables passed into the root; all others are cleared.
 #   KEEL_COMPRESS        with --pack: the command that compresses a tar stream.
+#   KEEL_NAME_WORKER     1 on a remote execution worker: print "@@KEEL-WORKER <host name>" to
+#                        stderr first, for the build report.
 #
 # Each run gets its own writable view of the root: an overlay whose upper layer is a tmpfs that
 # is thrown away afterwards. Inside, bubblewrap gives a private /dev, /proc, /tmp, IPC, UTS and
@@ -80,6 +82,13 @@ pack=""
 if [ "$1" = --pack ]; then pack="$2"; shift 2; fi
 if [ "$1" = --read-only ]; then pack="--read-only"; shift; fi
 [ "$1" = -- ] || { echo "usage: enter_root.sh ARCHIVE ROOT_ID [--pack OUT | --read-only] -- COMMAND..." >&2; exit 2; }
+
+# On a remote execution worker (KEEL_NAME_WORKER=1, set by keel for remote actions only), name
+# the machine for the build report: its host name, as its container or host sets it.
+if [ "${KEEL_NAME_WORKER:-}" = 1 ]; then
+  read -r worker < /proc/sys/kernel/hostname
+  echo "@@KEEL-WORKER $worker" >&2
+fi
 
 roots="$(cd -P .keel/roots && pwd)"
 root="$roots/$root_id"

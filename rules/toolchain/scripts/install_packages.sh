@@ -12,6 +12,7 @@ fi
 if [ -d macros ]; then
   macro_dir=$(rpm --eval '%{_rpmmacrodir}')
   mkdir -p "$macro_dir"
-  cp macros/* "$macro_dir/"
+  # install, not cp: cp keeps the input's mode, and a remote worker's inputs may be read-only.
+  install -m 0644 macros/* "$macro_dir/"
 fi
 ldconfig

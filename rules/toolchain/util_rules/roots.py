@@ -30,7 +30,7 @@ from pants.engine.fs import (
     MergeDigests,
     PathGlobs,
 )
-from pants.engine.process import FallibleProcessResult, Process, ProcessResult
+from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import HydratedSources, HydrateSourcesRequest, WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
@@ -44,7 +44,7 @@ from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, RpmBuildError
 from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest
 from rules.sources.fetch import SourceFile, SpecSources, SpecSourcesRequest
-from rules.sandbox.root import ARCHIVE_NAME, InRootProcess, RootArchive
+from rules.sandbox.root import ARCHIVE_NAME, InRootProcess, InRootResult, RootArchive, succeeded
 from rules.toolchain.target_types import ToolchainMacroFilesField
 from rules.toolchain.util_rules.seed import PrebuiltPins, PrebuiltPinsRequest, Seed, SeedRequest
 from rules.toolchain.util_rules.stages import ToolchainStage, ToolchainStageRequest
@@ -271,18 +271,15 @@ async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoo
         ),
     )
     epoch = max([b.source_date_epoch for b in built] or [rpm.default_source_date_epoch])
-    process = await Get(
-        Process,
-        InRootProcess(
-            root=base.archive,
-            argv=("/bin/bash", "install_packages.sh"),
-            input_digest=await Get(Digest, MergeDigests([scripts, *inputs])),
-            description=f"Install {len(built)} packages into the root of {stage.address}",
-            source_date_epoch=epoch,
-            pack=ARCHIVE_NAME,
-        ),
+    process = InRootProcess(
+        root=base.archive,
+        argv=("/bin/bash", "install_packages.sh"),
+        input_digest=await Get(Digest, MergeDigests([scripts, *inputs])),
+        description=f"Install {len(built)} packages into the root of {stage.address}",
+        source_date_epoch=epoch,
+        pack=ARCHIVE_NAME,
     )
-    result = await Get(ProcessResult, Process, process)
+    result = succeeded(await Get(InRootResult, InRootProcess, process), process)
     archive = await archive_of(await Get(Digest, DigestSubset(result.output_digest, PathGlobs([ARCHIVE_NAME]))))
     entries = await MultiGet(Get(DigestEntries, Digest, d) for d in rpm_digests)
     packages = json.loads(base.manifest)["packages"]
