@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pants.engine.addresses import Address
 from pants.engine.fs import EMPTY_DIGEST, EMPTY_FILE_DIGEST, CreateDigest, Digest, MergeDigests
-from pants.engine.process import FallibleProcessResult, Process, ProcessExecutionFailure
+from pants.engine.process import FallibleProcessResult, ProcessExecutionFailure
 from pants.option.global_options import KeepSandboxes
 from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 
@@ -13,7 +13,7 @@ from rules.image.target_types import DEFAULT_PARTITIONS
 from rules.image.util_rules.disk import DiskTooSmallError, RawDiskRequest, raw_disk
 from rules.image.util_rules.image_root import ImageRoot, ImagerRoot
 from rules.image.util_rules.layout import disk_layout
-from rules.sandbox.root import InRootProcess, RootArchive
+from rules.sandbox.root import InRootProcess, InRootResult, RootArchive
 
 ADDRESS = Address("images/core", target_name="raw")
 
@@ -22,9 +22,9 @@ def make_disk(exit_code: int, stdout: str, stderr: str) -> None:
     layout = disk_layout(ADDRESS, "64M", DEFAULT_PARTITIONS, "seed")
     request = RawDiskRequest(ImageRoot(EMPTY_DIGEST, "0" * 64, 0), layout, ADDRESS)
 
-    def run(process: Process) -> FallibleProcessResult:
+    def run(process: InRootProcess) -> InRootResult:
         assert process.description == "Make a 64 MiB disk with 2 partitions"
-        return FallibleProcessResult(
+        result = FallibleProcessResult(
             stdout=stdout.encode(),
             stdout_digest=EMPTY_FILE_DIGEST,
             stderr=stderr.encode(),
@@ -33,6 +33,7 @@ def make_disk(exit_code: int, stdout: str, stderr: str) -> None:
             output_digest=EMPTY_DIGEST,
             metadata=None,
         )
+        return InRootResult(result)
 
     run_rule_with_mocks(
         raw_disk,
@@ -41,12 +42,7 @@ def make_disk(exit_code: int, stdout: str, stderr: str) -> None:
             MockGet(output_type=ImagerRoot, input_types=(), mock=lambda: ImagerRoot(RootArchive(EMPTY_DIGEST, "0" * 64, 0))),
             MockGet(output_type=Digest, input_types=(CreateDigest,), mock=lambda _: EMPTY_DIGEST),
             MockGet(output_type=Digest, input_types=(MergeDigests,), mock=lambda _: EMPTY_DIGEST),
-            MockGet(
-                output_type=Process,
-                input_types=(InRootProcess,),
-                mock=lambda p: Process(argv=p.argv, description=p.description),
-            ),
-            MockGet(output_type=FallibleProcessResult, input_types=(Process,), mock=run),
+            MockGet(output_type=InRootResult, input_types=(InRootProcess,), mock=run),
             MockGet(output_type=KeepSandboxes, input_types=(), mock=lambda: KeepSandboxes.never),
         ],
     )
