@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
-from pants.engine.target import InvalidFieldException, InvalidTargetException
+from pants.engine.target import InvalidTargetException
 from pants.testutil.rule_runner import RuleRunner
 
 from rules.image.target_types import DEFAULT_PARTITIONS, DiskImageTarget, IsoImageTarget

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.integration.chain_workspace import IMAGE, OTHER, TARGETS, workspace
+from tests.integration.chain_workspace import OTHER, TARGETS, workspace
 from tests.pants_workspace import RULES_ROOT, Workspace
 
 SCRIPT = RULES_ROOT / "build-support" / "remote-exec"
@@ -68,8 +68,11 @@ class Cluster:
     def run(self, *args: str) -> None:
         subprocess.run([str(SCRIPT), *args], env=self.env, check=True, capture_output=True, text=True)
 
+    def pid(self, name: str) -> int:
+        return int((self.data / f"run/{name}.pid").read_text())
+
     def worker_pid(self, n: int) -> int:
-        return int((self.data / f"run/worker-{n}.pid").read_text())
+        return self.pid(f"worker-{n}")
 
     def worker_running(self, text: str) -> int | None:
         """The worker whose log shows it running an action whose command line holds `text`."""
@@ -79,11 +82,16 @@ class Cluster:
         return None
 
 
+def new_cluster() -> Cluster:
+    # A short path: PostgreSQL's Unix socket lives under it.
+    return Cluster(Path(f"/tmp/keel-re-{os.getpid()}-{free_port()}"))
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    # A short path: PostgreSQL's Unix socket lives under it.
-    server = Cluster(Path(f"/tmp/keel-re-{os.getpid()}-{free_port()}"))
-    server.run("start", "--workers", "3")
+    server = new_cluster()
+    # Owned by this pytest: were it killed before its clean-up, the cluster stops all the same.
+    server.run("start", "--workers", "3", "--owner", str(os.getpid()))
     try:
         yield server
     finally:
@@ -129,8 +137,9 @@ def test_every_build_action_runs_on_the_workers_with_a_local_build_s_bytes(tmp_p
     report = entries(ws)
     assert {t: e["obtained"] for t, e in report.items()} == {t: "built" for t in report} and len(report) == 5, report
     assert all(e["remote_execution"] for e in report.values()), report
-    # Every RPM names its worker (the host name its action saw); the builds were spread.
-    workers = {e["worker"] for t, e in report.items() if t != IMAGE}
+    # Every output names its worker (the host name its action saw; for the raw disk image, the
+    # action that made the disk); the builds were spread.
+    workers = {e["worker"] for e in report.values()}
     assert workers <= {"keel-worker-1", "keel-worker-2", "keel-worker-3"} and len(workers) >= 2, report
     assert re.search(r"5 by remote execution on \d workers", result.stderr), result.stderr
     assert ws.dist_hashes() == local
@@ -186,3 +195,31 @@ def test_an_unreachable_server_is_named_at_once_and_the_fallback_builds_here(tmp
     # Built here (or taken from this machine's cache, where another test of the file built it).
     entry = entries(ws)[OTHER]
     assert entry["obtained"] in ("built", "local cache") and not entry["remote_execution"], entry
+
+
+def test_a_cluster_stops_when_its_owner_is_gone() -> None:
+    owner = subprocess.Popen(["sleep", "600"])
+    server = new_cluster()
+
+    def running(pid: int) -> bool:  # a zombie or a reused PID has another command line
+        try:
+            return str(server.data) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return False
+
+    try:
+        server.run("start", "--workers", "1", "--owner", str(owner.pid))
+        daemons = [server.pid("bgd"), server.worker_pid(1), server.pid("watchdog")]
+        postmaster = server.data / "pg/data/postmaster.pid"
+        assert all(map(running, daemons)) and postmaster.exists()
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (postmaster.exists() or any(map(running, daemons))):
+            time.sleep(1)
+        assert not any(map(running, daemons)), "the cluster outlived its owner"
+        assert not postmaster.exists(), "PostgreSQL outlived the cluster's owner"
+    finally:
+        owner.kill()
+        server.run("stop")
+        subprocess.run(["rm", "-rf", str(server.data)], check=False)

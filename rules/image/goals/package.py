@@ -156,10 +156,15 @@ def default_output(address: Address, kind: str, suffix: str) -> str:
 
 
 async def image_package(
-    field_set, packages: ImagePackages, files: list[FileEntry], process: ProcessResultMetadata
+    field_set,
+    packages: ImagePackages,
+    files: list[FileEntry],
+    process: ProcessResultMetadata,
+    worker: str | None = None,
 ) -> BuiltPackage:
     """`files` (the first is the image itself) and the image's SBOM, IMAGE.spdx.json, with the
-    build report's line on each."""
+    build report's line on each: how the last step (`process`) was obtained and, when it ran in a
+    build root by remote execution, on which `worker`."""
     image = files[0]
     sbom = spdx_document(
         str(field_set.address), os.path.basename(image.path), image.file_digest.fingerprint,
@@ -169,7 +174,9 @@ async def image_package(
         Get(Digest, CreateDigest([*files, FileContent(f"{image.path}.spdx.json", sbom.encode())])),
         Get(
             BuildReportEntry,
-            BuildReportEntryRequest("image", str(field_set.address), tuple(f.path for f in files), process),
+            BuildReportEntryRequest(
+                "image", str(field_set.address), tuple(f.path for f in files), process, worker=worker
+            ),
         ),
     )
     return BuiltPackage(
@@ -234,7 +241,7 @@ async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
     entries = await Get(DigestEntries, Digest, converted.digest)
     entry = next(e for e in entries if isinstance(e, FileEntry) and e.path == converted.filename)
     image = FileEntry(field_set.output_file(), entry.file_digest)
-    return await image_package(field_set, packages, [image], converted.process)
+    return await image_package(field_set, packages, [image], converted.process, converted.worker)
 
 
 @dataclass(frozen=True)
@@ -283,7 +290,8 @@ async def package_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
     iso = await Get(Iso, IsoRequest(root, field_set.volume_id.value))
     entries = await Get(DigestEntries, Digest, iso.digest)
     entry = next(e for e in entries if isinstance(e, FileEntry))
-    return await image_package(field_set, packages, [FileEntry(field_set.output_file(), entry.file_digest)], iso.process)
+    image = FileEntry(field_set.output_file(), entry.file_digest)
+    return await image_package(field_set, packages, [image], iso.process, iso.worker)
 
 
 class UnsignedUpdateError(Exception):

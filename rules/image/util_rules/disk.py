@@ -60,6 +60,7 @@ class RawDisk:
     seed: str  # what derived identifiers of later formats hang on
     source_date_epoch: int
     process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
+    worker: str | None = dataclasses.field(compare=False, default=None)  # InRootResult.worker
 
 
 @rule(desc="Make a raw disk", level=LogLevel.DEBUG)
@@ -83,12 +84,15 @@ async def raw_disk(request: RawDiskRequest) -> RawDisk:
         source_date_epoch=request.root.source_date_epoch,
         output_files=(RAW_NAME,),
     )
-    result = (await Get(InRootResult, InRootProcess, process)).result
+    ran = await Get(InRootResult, InRootProcess, process)
+    result = ran.result
     too_small = too_small_error(result, request.address)
     if too_small:
         raise too_small
     await check_process(result, process.description, f"Making the disk of {request.address} failed.")
-    return RawDisk(result.output_digest, request.layout.disk_guid, request.root.source_date_epoch, result.metadata)
+    return RawDisk(
+        result.output_digest, request.layout.disk_guid, request.root.source_date_epoch, result.metadata, ran.worker
+    )
 
 
 @dataclass(frozen=True)
@@ -103,12 +107,13 @@ class ConvertedDisk:
     filename: str
     # The last step's: what the build report says of the image.
     process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
+    worker: str | None = dataclasses.field(compare=False, default=None)  # InRootResult.worker
 
 
 @rule(desc="Convert a disk image", level=LogLevel.DEBUG)
 async def convert_disk(request: ConvertDiskRequest, host: HostSettings) -> ConvertedDisk:
     if request.format == "raw":
-        return ConvertedDisk(request.raw.digest, RAW_NAME, request.raw.process)
+        return ConvertedDisk(request.raw.digest, RAW_NAME, request.raw.process, request.raw.worker)
     out = f"disk.{request.format}"
     if request.format == "qcow2":
         # qemu-img writes qcow2 without clock or random values (checked by the tests).
@@ -121,8 +126,9 @@ async def convert_disk(request: ConvertDiskRequest, host: HostSettings) -> Conve
             source_date_epoch=request.raw.source_date_epoch,
             output_files=(out,),
         )
-        result = succeeded(await Get(InRootResult, InRootProcess, process), process)
-        return ConvertedDisk(result.output_digest, out, result.metadata)
+        ran = await Get(InRootResult, InRootProcess, process)
+        result = succeeded(ran, process)
+        return ConvertedDisk(result.output_digest, out, result.metadata, ran.worker)
     tools, script = await MultiGet(
         Get(HostTools, HostToolsRequest(("python3",), host.search_path)),
         Get(Digest, CreateDigest([FileContent("vhd_vhdx.py", _VHD_VHDX)])),

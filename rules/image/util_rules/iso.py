@@ -27,6 +27,7 @@ class IsoRequest:
 class Iso:
     digest: Digest  # ISO_NAME
     process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
+    worker: str | None = dataclasses.field(compare=False, default=None)  # InRootResult.worker
 
 
 @rule(desc="Make an ISO", level=LogLevel.DEBUG)
@@ -41,8 +42,9 @@ async def make_iso(request: IsoRequest) -> Iso:
         source_date_epoch=request.root.source_date_epoch,
         output_files=(ISO_NAME,),
     )
-    result = succeeded(await Get(InRootResult, InRootProcess, process), process)
-    return Iso(result.output_digest, result.metadata)
+    ran = await Get(InRootResult, InRootProcess, process)
+    result = succeeded(ran, process)
+    return Iso(result.output_digest, result.metadata, ran.worker)
 
 
 def rules():

@@ -41,7 +41,6 @@ from rules.core.zstd import ZstdCompressor
 from rules.image.util_rules.cosi import (
     MARKER,
     METADATA,
-    PRIMARY_GPT,
     CosiImage,
     cosi_id,
     cosi_metadata,
