@@ -210,15 +210,16 @@ def test_a_cluster_stops_when_its_owner_is_gone() -> None:
     try:
         server.run("start", "--workers", "1", "--owner", str(owner.pid))
         daemons = [server.pid("bgd"), server.worker_pid(1), server.pid("watchdog")]
-        postmaster = server.data / "pg/data/postmaster.pid"
-        assert all(map(running, daemons)) and postmaster.exists()
+        # PostgreSQL's throw-away cluster, in a directory of its own.
+        database = Path((server.data / "run/pg.dir").read_text().strip())
+        assert all(map(running, daemons)) and (database / "data/postmaster.pid").exists()
         owner.kill()
         owner.wait()
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and (postmaster.exists() or any(map(running, daemons))):
+        while time.monotonic() < deadline and (database.exists() or any(map(running, daemons))):
             time.sleep(1)
         assert not any(map(running, daemons)), "the cluster outlived its owner"
-        assert not postmaster.exists(), "PostgreSQL outlived the cluster's owner"
+        assert not database.exists(), "PostgreSQL's cluster outlived the cluster's owner"
     finally:
         owner.kill()
         server.run("stop")
