@@ -7,6 +7,7 @@ holding the program, an unrelated package, and a toolchain package the program r
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -115,6 +116,8 @@ Release: 1%{?dist}
 Summary: unrelated to the image
 License: MIT
 BuildArch: noarch
+Source0: other-data.txt
+Source1: other-hook.sh
 %description
 Nothing depends on it.
 %install
@@ -123,6 +126,11 @@ echo other > %{buildroot}%{_datadir}/other/x
 %files
 %{_datadir}/other
 """ + CHANGELOG
+# other's sources, as a checkout holds them: a text file larger than the size from which Pants
+# hard-links a file into a local sandbox read-only and executable (512 KiB), and an executable
+# script. Its SRPM must record 0644 and 0755 wherever it is built.
+OTHER_DATA = "".join(hashlib.sha256(str(i).encode()).hexdigest() + "\n" for i in range(10000))
+OTHER_HOOK = "#!/bin/sh\necho hook\n"
 
 
 def image_build(hostname: str = "greeter") -> str:
@@ -144,6 +152,8 @@ FILES = {
     "specs/greet/greet.spec": PROGRAM_SPEC,
     "specs/other/BUILD": "rpm_package()",
     "specs/other/other.spec": OTHER_SPEC,
+    "specs/other/other-data.txt": OTHER_DATA,
+    "specs/other/other-hook.sh": OTHER_HOOK,
     "images/greeter/BUILD": image_build(),
 }
 # Every output of the package stage and the image stage (the toolchain stage is built on the way).
@@ -157,6 +167,7 @@ TOOLCHAIN, LIBRARY, PROGRAM, OTHER, IMAGE = (
 def workspace(tmp_path: Path) -> Workspace:
     ws = Workspace(tmp_path, FILES)
     write_tarball(ws, "")
+    (ws.root / "specs/other/other-hook.sh").chmod(0o755)
     return ws
 
 

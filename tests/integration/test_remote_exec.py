@@ -119,6 +119,11 @@ def remote(ws: Workspace, *args: str, cache: str | None = None, check: bool = Tr
     return ws.pants(*args, cache=cache, check=check, env={"PANTS_CONFIG_FILES": "pants.remote.toml"})
 
 
+def srpm_modes(srpm: Path) -> dict[str, str]:
+    dump = subprocess.run(["rpm", "-qp", "--dump", str(srpm)], capture_output=True, text=True, check=True).stdout
+    return {fields[0]: fields[4] for fields in (line.split() for line in dump.splitlines())}
+
+
 def entries(ws: Workspace) -> dict[str, dict]:
     return {o["target"]: o for o in json.loads((ws.root / "dist/keel-report.json").read_text())["outputs"]}
 
@@ -128,6 +133,11 @@ def test_every_build_action_runs_on_the_workers_with_a_local_build_s_bytes(tmp_p
     configure(ws, cluster.port, cluster.data / "caches", cluster.pool)
     ws.pants("package", *TARGETS)
     local = ws.dist_hashes()
+    # The SRPM holds its files with the modes of the checkout (a large source is hard-linked into
+    # a local sandbox executable, a remote worker's is not), so both builds can agree.
+    assert srpm_modes(ws.root / "dist/SRPMS/other-1.0-1.t1.src.rpm") == {
+        "other.spec": "0100644", "other-data.txt": "0100644", "other-hook.sh": "0100755",
+    }
 
     # The same machine, sending its builds to the cluster (remote actions have keys of their
     # own): the toolchain stage's package, the library, the program, the unrelated package and

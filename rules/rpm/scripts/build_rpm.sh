@@ -6,6 +6,7 @@
 #   deps/**/*.rpm   RPMs of the BuildRequires closure not already in the root: installed with
 #                   rpm first, so rpmbuild's own BuildRequires check passes without --nodeps.
 #   SOURCES/        every Source and Patch, flat.
+#   executable_inputs  the spec and sources (SPECS/..., SOURCES/...) executable in the checkout.
 # Output: top/RPMS/<arch>/*.rpm and top/SRPMS/*.src.rpm.
 set -euo pipefail
 # One log, in the order things happened (keel shows the lines around rpm's first error).
@@ -27,17 +28,18 @@ fi
 # on what the build produced.
 rpmbuild -bb --define "_topdir $top/top" --define "_sourcedir $top/SOURCES" "$@" "$spec"
 
-# The SRPM records each source's mode and mtime as the sandbox has them, and sandboxes differ: a
-# local one has files written at run time with mode 0644, a remote execution worker may hard-link
-# read-only files from its cache, with any mtime (REAPI carries neither). The SRPM is made from
-# fresh copies with the mode of a checkout (0644, 0755 if executable) and SOURCE_DATE_EPOCH as
-# mtime, the same on every machine.
+# The SRPM records each source's mode and mtime as the sandbox has them, and sandboxes differ:
+# Pants hard-links a large file into a local sandbox read-only and executable, a remote execution
+# worker may hard-link read-only files from its cache, with any mtime (REAPI carries neither). The
+# SRPM is made from fresh copies with the mode of a checkout (0755 for the files
+# executable_inputs lists, which the rule took from their digests; 0644 otherwise) and
+# SOURCE_DATE_EPOCH as mtime, the same on every machine.
 srpm_in="$top/srpm-inputs"
 mkdir -p "$srpm_in/SOURCES"
 for file in "$spec" SOURCES/*; do
   [ -f "$file" ] || continue
   [ "$file" = "$spec" ] && copy="$srpm_in/$(basename "$spec")" || copy="$srpm_in/SOURCES/$(basename "$file")"
-  if [ -x "$file" ]; then mode=0755; else mode=0644; fi
+  if grep -qxF -- "$file" executable_inputs; then mode=0755; else mode=0644; fi
   install -m "$mode" "$file" "$copy"
   touch -d "@${SOURCE_DATE_EPOCH}" "$copy"
 done

@@ -267,6 +267,17 @@ async def build_rpm(
     )
     spec_file = next(e for e in spec_entries if isinstance(e, FileEntry))
     spec_name = os.path.basename(spec_input.spec_path)
+    # Which inputs of the SRPM are executable in the checkout. Not left to the sandbox's file
+    # modes: Pants hard-links large files into a local sandbox read-only and executable, whatever
+    # their digest says, and a remote worker gives them the digest's mode (a fetched source is
+    # never executable); the SRPM records each file's mode.
+    local_sources = await Get(DigestEntries, Digest, resolved.local)
+    executable = sorted(
+        [
+            *((f"SPECS/{spec_name}",) if spec_file.is_executable else ()),
+            *(f"SOURCES/{e.path}" for e in local_sources if isinstance(e, FileEntry) and e.is_executable),
+        ]
+    )
     spec_and_scripts = await Get(
         Digest,
         CreateDigest(
@@ -274,6 +285,7 @@ async def build_rpm(
                 FileEntry(f"SPECS/{spec_name}", spec_file.file_digest),
                 FileContent("build_rpm.sh", _BUILD_SCRIPT),
                 FileContent("rpm_flags.sh", _RPM_FLAGS),
+                FileContent("executable_inputs", "".join(f"{path}\n" for path in executable).encode()),
             ]
         ),
     )
