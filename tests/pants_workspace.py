@@ -106,23 +106,31 @@ class Workspace:
         return SHARED_CACHE / test_file.replace("/", "_").replace(".", "_")
 
     def pants(
-        self, *args: str, cache: str | None = None, check: bool = True, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        cache: str | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        daemon: bool = False,
     ) -> subprocess.CompletedProcess:
-        """One Pants run (no daemon). Runs with the same `cache` name share Pants' local store and
-        named caches; a new name starts from empty caches, like a clean machine. `env` adds to
-        the environment (options such as PANTS_RPM_SIGN_KEY)."""
-        argv, base_env = self.pants_command(*args, cache=cache)
+        """One Pants run (no daemon unless `daemon`: then pantsd, watching the workspace's files,
+        serves this and later daemon runs until stop_pantsd()). Runs with the same `cache` name
+        share Pants' local store and named caches; a new name starts from empty caches, like a
+        clean machine. `env` adds to the environment (options such as PANTS_RPM_SIGN_KEY)."""
+        argv, base_env = self.pants_command(*args, cache=cache, daemon=daemon)
         result = subprocess.run(argv, cwd=self.root, env={**base_env, **(env or {})}, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise AssertionError(f"pants {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def pants_command(self, *args: str, cache: str | None = None) -> tuple[list[str], dict[str, str]]:
+    def pants_command(
+        self, *args: str, cache: str | None = None, daemon: bool = False
+    ) -> tuple[list[str], dict[str, str]]:
         """The command line and environment of `pants`, for tests that watch a run as it goes."""
         caches = self.shared_cache() if cache is None else self.root.parent / cache
         argv = [
             sys.executable, "-m", "pants",
-            "--no-pantsd", "--no-watch-filesystem", "--no-dynamic-ui",
+            *(("--pantsd",) if daemon else ("--no-pantsd", "--no-watch-filesystem")), "--no-dynamic-ui",
             f"--local-store-dir={caches / 'store'}",
             f"--named-caches-dir={caches / 'named'}",
             *args,
@@ -146,3 +154,11 @@ class Workspace:
             for p in sorted(dist.rglob("*"))
             if p.is_file() and p.name != "keel-report.json"
         }
+
+    def stop_pantsd(self) -> None:
+        """Stop the workspace's pantsd, if a daemon run started one ([GLOBAL].pants_subprocessdir,
+        .pids/ by default)."""
+        for pidfile in self.root.glob(".pids/*/pantsd/pid"):
+            pid = pidfile.read_text().strip()
+            if pid:
+                subprocess.run(["kill", pid], check=False, stderr=subprocess.DEVNULL)

@@ -22,7 +22,7 @@ from pants.util.logging import LogLevel
 
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.subsystems import HostSettings
-from rules.sources.signatures import parse_signatures
+from rules.sources.signatures import InvalidSignaturesError, parse_signatures
 from rules.sources.subsystems import RpmSourcesSubsystem
 
 _FETCH_SCRIPT = (Path(__file__).parent / "scripts" / "fetch_source.py").read_bytes()
@@ -154,7 +154,10 @@ async def resolve_spec_sources(request: SpecSourcesRequest, options: RpmSourcesS
             DigestContents,
             DigestSubset(request.local_digest, PathGlobs([request.signatures_path])),
         )
-        signatures = parse_signatures(request.signatures_path, contents[0].content)
+        try:  # a parse, no Get: nothing of the engine's is caught
+            signatures = parse_signatures(request.signatures_path, contents[0].content)
+        except InvalidSignaturesError as e:
+            raise SourceError(f"{request.owner}: {e}") from None
 
     fetches = []
     for source in request.wanted:

@@ -7,8 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.pants_workspace import Workspace
 
 CHANGELOG = "%changelog\n* Tue Nov 24 2026 keel tests <t@localhost> - 1.0-1\n- test\n"
@@ -161,29 +159,3 @@ def test_package_graph_goals(tmp_path: Path) -> None:
     ws.pants("tailor", "::")
     assert (ws.root / "specs/extra/BUILD").read_text().strip() == "rpm_package()"
     ws.pants("tailor", "--check", "::")
-
-
-@pytest.mark.parametrize(
-    "edit, complaint",
-    [
-        (
-            {"specs/hello/hello.spec": APP_SPEC.replace("Source0: hello.c", "Source0: hello.c\nSource1: missing-1.0.tar.gz")},
-            "specs/hello/hello.spec (target specs/hello:hello): source missing-1.0.tar.gz is neither next to the spec nor pinned in specs/hello/hello.signatures.json",
-        ),
-        (
-            {"specs/hello/hello.spec": APP_SPEC.replace('= "hi from libhi"', '= "something else"')},
-            "rpmbuild failed for specs/hello/hello.spec (target specs/hello:hello)",
-        ),
-        (
-            {"specs/other/BUILD": "rpm_package()", "specs/other/other.spec": DATA_SPEC.replace("Name: hello-data", "Name: other\nProvides: libhi-devel")},
-            "`libhi-devel >= 1.0` is provided by two targets",
-        ),
-    ],
-    ids=["missing-source", "failing-check", "two-providers"],
-)
-def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path: Path, edit, complaint) -> None:
-    ws = Workspace(tmp_path, {**FILES, **edit})
-    result = ws.pants("package", "specs/hello", check=False)
-    assert result.returncode != 0
-    assert complaint in result.stderr
-    assert not (ws.root / "dist").exists()

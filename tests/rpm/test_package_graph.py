@@ -56,7 +56,7 @@ def test_two_targets_providing_one_capability_is_an_error_naming_both() -> None:
     with pytest.raises(AmbiguousProviderError) as e:
         graph.build_closure(Address("app"))
     message = str(e.value)
-    assert "app/app.spec: `mta` is provided by two targets" in message
+    assert "app/app.spec (target app:app): `mta` is provided by two targets" in message
     assert "a:a (a/a.spec, package a)" in message and "b:b (b/b.spec, package b)" in message
 
 

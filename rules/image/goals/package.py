@@ -13,8 +13,6 @@ from pants.engine.fs import (
     DigestEntries,
     FileContent,
     FileEntry,
-    GlobExpansionConjunction,
-    GlobMatchErrorBehavior,
     MergeDigests,
     PathGlobs,
 )
@@ -23,6 +21,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from rules.core.origin import TargetInputError, naming_build_file
 from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.image.target_types import (
     DiskImageAbSlotsField,
@@ -62,6 +61,10 @@ from rules.image.util_rules.sbom import spdx_document
 from rules.rpm.util_rules.signing import SigningKey
 
 
+class ImageFilesError(TargetInputError):
+    pass
+
+
 async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, ImageRoot]:
     """The installed root of an image target (any of the three kinds), and its packages."""
     address = field_set.address
@@ -71,16 +74,16 @@ async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, 
     async def workspace_files(paths: list[str], field: str) -> list[FileEntry]:
         if not paths:
             return []
-        digest = await Get(
-            Digest,
-            PathGlobs(
-                [os.path.join(base, p) for p in paths],
-                glob_match_error_behavior=GlobMatchErrorBehavior.error,
-                conjunction=GlobExpansionConjunction.all_match,
-                description_of_origin=f"the `{field}` field of {address}",
-            ),
-        )
+        # Checked here rather than by Pants' glob error, to say which field and file to fix.
+        digest = await Get(Digest, PathGlobs([os.path.join(base, p) for p in paths]))
         entries = {e.path: e for e in await Get(DigestEntries, Digest, digest) if isinstance(e, FileEntry)}
+        missing = [p for p in paths if os.path.join(base, p) not in entries]
+        if missing:
+            raise ImageFilesError(
+                f"The `{field}` field of {address} names {', '.join(repr(p) for p in missing)}, but "
+                f"{base or 'the build root'} has no such file: add it there, or fix the name (paths "
+                "are relative to the BUILD file's directory)."
+            )
         return [entries[os.path.join(base, p)] for p in paths]
 
     files = dict(field_set.files.value or {})
@@ -140,6 +143,7 @@ async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, 
             extra_files=extra_digest,
             post_install=post_digest,
             address=address,
+            post_install_paths=tuple(os.path.join(address.spec_path, p) for p in field_set.post_install.value or ()),
         ),
     )
     return packages, root
@@ -227,8 +231,7 @@ class DiskImageFieldSet(ImageSystemFieldSet):
         return default_output(self.address, self.format.value, self.format.value)
 
 
-@rule(desc="Package a disk image", level=LogLevel.DEBUG)
-async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
+async def build_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
     packages, root = await image_root_of(field_set)
     # Identifiers (disk GUID, partition and filesystem UUIDs) come from the root's content and
     # the layout settings, never from a random source.
@@ -244,6 +247,12 @@ async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
     return await image_package(field_set, packages, [image], converted.process, converted.worker)
 
 
+
+@rule(desc="Package a disk image", level=LogLevel.DEBUG)
+async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
+    return await naming_build_file(field_set.address, build_disk_image(field_set))
+
+
 @dataclass(frozen=True)
 class ContainerImageFieldSet(ImageSystemFieldSet):
     required_fields = (DiskImagePackagesField, ContainerImageOutputPathField)
@@ -256,8 +265,7 @@ class ContainerImageFieldSet(ImageSystemFieldSet):
         return default_output(self.address, "container", "oci.tar")
 
 
-@rule(desc="Package a container image", level=LogLevel.DEBUG)
-async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
+async def build_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
     packages, root = await image_root_of(field_set)
     image = await Get(OciImage, OciImageRequest(root, field_set.address.target_name))
     entries = {e.path: e for e in await Get(DigestEntries, Digest, image.digest) if isinstance(e, FileEntry)}
@@ -268,6 +276,12 @@ async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPac
         FileEntry(rootfs, entries[ROOTFS_NAME].file_digest),
     ]
     return await image_package(field_set, packages, files, image.process)
+
+
+
+@rule(desc="Package a container image", level=LogLevel.DEBUG)
+async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
+    return await naming_build_file(field_set.address, build_container_image(field_set))
 
 
 @dataclass(frozen=True)
@@ -284,14 +298,19 @@ class IsoImageFieldSet(ImageSystemFieldSet):
         return default_output(self.address, "iso", "iso")
 
 
-@rule(desc="Package an ISO image", level=LogLevel.DEBUG)
-async def package_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
+async def build_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
     packages, root = await image_root_of(field_set)
     iso = await Get(Iso, IsoRequest(root, field_set.volume_id.value))
     entries = await Get(DigestEntries, Digest, iso.digest)
     entry = next(e for e in entries if isinstance(e, FileEntry))
     image = FileEntry(field_set.output_file(), entry.file_digest)
     return await image_package(field_set, packages, [image], iso.process, iso.worker)
+
+
+
+@rule(desc="Package an ISO image", level=LogLevel.DEBUG)
+async def package_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
+    return await naming_build_file(field_set.address, build_iso_image(field_set))
 
 
 class UnsignedUpdateError(Exception):
@@ -323,8 +342,7 @@ def require_signing_key(key: SigningKey, address: Address) -> None:
         )
 
 
-@rule(desc="Package an update image", level=LogLevel.DEBUG)
-async def package_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
+async def build_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
     key = await Get(SigningKey)
     require_signing_key(key, field_set.address)
     packages, root = await image_root_of(field_set)
@@ -351,6 +369,12 @@ async def package_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
         FileEntry(f"{stem}.cosi", entries[COSI_NAME].file_digest),
     ]
     return await image_package(field_set, packages, files, artifact.process)
+
+
+
+@rule(desc="Package an update image", level=LogLevel.DEBUG)
+async def package_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
+    return await naming_build_file(field_set.address, build_update_image(field_set))
 
 
 def rules():

@@ -49,7 +49,13 @@ if [ "${#scripts[@]}" -gt 0 ]; then
   mkdir -p "$root/tmp/keel-post"
   for script in "${scripts[@]}"; do
     cp "$script" "$root/tmp/keel-post/"
-    chroot "$root" /bin/sh "/tmp/keel-post/$(basename "$script")"
+    status=0
+    chroot "$root" /bin/sh "/tmp/keel-post/$(basename "$script")" || status=$?
+    if [ "$status" != 0 ]; then
+      # For the rule's message: which script (post/NNN-name.sh: NNN is its place in the field).
+      echo "KEEL-POST-FAILED $(basename "$script") $status" >&2
+      exit "$status"
+    fi
   done
   rm -rf "$root/tmp/keel-post"
 fi

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from pants.engine.addresses import Address
 
+from rules.core.origin import TargetInputError
 
-class InvalidAccountsError(Exception):
+
+class InvalidAccountsError(TargetInputError):
     pass
 
 

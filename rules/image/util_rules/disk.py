@@ -15,6 +15,7 @@ from pants.engine.process import FallibleProcessResult, Process, ProcessResult, 
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
+from rules.core.origin import TargetInputError
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.subsystems import HostSettings
@@ -28,7 +29,7 @@ _VHD_VHDX = (_SCRIPTS / "vhd_vhdx.py").read_bytes()
 RAW_NAME = "disk.raw"
 
 
-class DiskTooSmallError(Exception):
+class DiskTooSmallError(TargetInputError):
     pass
 
 

@@ -6,6 +6,7 @@ address: images that share packages and settings share one root, computed once.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from rules.core.origin import TargetInputError
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.subsystems import HostSettings
@@ -50,7 +52,11 @@ _MAKE_ROOT = (_SCRIPTS / "make_root.sh").read_bytes()
 _RPM_FLAGS = (Path(__file__).parent.parent.parent / "rpm" / "scripts" / "rpm_flags.sh").read_bytes()
 
 
-class ImagePackagesError(Exception):
+class ImagePackagesError(TargetInputError):
+    pass
+
+
+class PostInstallError(TargetInputError):
     pass
 
 
@@ -229,10 +235,13 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
     graph, roots = named.graph, named.roots
     packages, unresolved = graph.install_closure(tuple(roots))
     if unresolved:
-        listed = "; ".join(f"{p.package} ({p.address}) Requires {r}" for p, r in unresolved)
+        listed = "; ".join(
+            f"{p.package} ({graph.infos[p.address].spec_path}, target {p.address}) Requires {r}"
+            for p, r in unresolved
+        )
         raise ImagePackagesError(
             f"The `packages` of {request.address} cannot be installed: {listed}, which no "
-            "rpm_package provides. Add a spec that provides it."
+            "rpm_package provides. Add a spec that provides it, or drop the requirement from that spec."
         )
     # Requirements rpm generated from the built files (a linked library's soname) are only in
     # the RPM headers. A library a package links comes from a target it depends on, so the
@@ -285,9 +294,10 @@ class ImageRootRequest:
     rpm_db: bool
     accounts: Accounts
     extra_files: Digest  # extra/<path in the image>
-    post_install: Digest  # post/NN-name.sh
+    post_install: Digest  # post/NNN-name.sh
     # For messages only: images with the same content share one root, whoever asked first.
     address: Address = dataclasses.field(compare=False, default=None)
+    post_install_paths: tuple[str, ...] = dataclasses.field(compare=False, default=())  # NNN -> path
 
 
 @dataclass(frozen=True)
@@ -333,6 +343,17 @@ async def image_root(request: ImageRootRequest) -> ImageRoot:
         raise ImagePackagesError(
             f"The `post_install` scripts of {request.address} need /bin/sh in the image, and "
             "none of its packages provides it: add a shell package to `packages`."
+        )
+    failed_script = re.search(rb"KEEL-POST-FAILED (\d+)-\S+ (\d+)", result.stderr)
+    if result.exit_code != 0 and failed_script:
+        index, status = int(failed_script.group(1)), int(failed_script.group(2))
+        paths = request.post_install_paths
+        script = paths[index] if index < len(paths) else f"number {index + 1}"
+        output = (result.stdout + result.stderr[: failed_script.start()]).decode(errors="replace").strip().splitlines()
+        raise PostInstallError(
+            f"The `post_install` script {script} of {request.address} failed (exit status {status}) "
+            "in the image root: fix the script, or add to `packages` what it needs. Its last output:\n"
+            + "\n".join(output[-30:])
         )
     await check_process(result, process.description, f"Installing the image root of {request.address} failed.")
     entries = await Get(DigestEntries, Digest, result.output_digest)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pants.engine.addresses import Address
 from pants.util.frozendict import FrozenDict
 
+from rules.core.origin import TargetInputError
+
 MIB = 1 << 20
 SECTOR = 512
 # The GPT takes 34 sectors at each end; partitions start at 1 MiB, aligned to 1 MiB.
@@ -39,7 +41,7 @@ EMPTY = "none"
 ROOT_SLOTS = ("root-a", "root-b")
 
 
-class InvalidLayoutError(Exception):
+class InvalidLayoutError(TargetInputError):
     pass
 
 

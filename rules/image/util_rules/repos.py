@@ -13,12 +13,13 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
+from rules.core.origin import TargetInputError
 from rules.rpm.repository_target_types import RpmRepositoryBaseUrlField, RpmRepositoryIdField
 from rules.rpm.util_rules.repository_client import image_key_path, image_repo_file
 from rules.rpm.util_rules.signing import PublicKey, PublicKeyRequest
 
 
-class ImageReposError(Exception):
+class ImageReposError(TargetInputError):
     pass
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from rules.core.origin import TargetInputError
+
 FORMAT = "keel-update/1"
 ROOT_FILE = "root.img.zst"
 # The members of NAME.update.tar, in this order: keel-update reads the manifest and its
@@ -19,7 +21,7 @@ SIGNATURE = "manifest.json.sig"
 MEMBERS = (MANIFEST, SIGNATURE, ROOT_FILE)
 
 
-class UpdateManifestError(Exception):
+class UpdateManifestError(TargetInputError):
     pass
 
 

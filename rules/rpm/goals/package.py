@@ -10,6 +10,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from rules.core.origin import naming_build_file
 from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.rpm.target_types import RpmOutputPathField, RpmSourcesField
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms
@@ -23,8 +24,7 @@ class RpmPackageFieldSet(PackageFieldSet):
     output_path: RpmOutputPathField
 
 
-@rule(desc="Package RPMs", level=LogLevel.DEBUG)
-async def package_rpm(field_set: RpmPackageFieldSet) -> BuiltPackage:
+async def build_rpm_package(field_set: RpmPackageFieldSet) -> BuiltPackage:
     built = await Get(BuiltRpms, BuildRpmRequest(field_set.address))
     digest = built.digest
     paths = (*built.rpms, *((built.srpm,) if built.srpm else ()))
@@ -47,6 +47,11 @@ async def package_rpm(field_set: RpmPackageFieldSet) -> BuiltPackage:
         digest,
         tuple(BuiltPackageArtifact(p, extra_log_lines=(how,) if i == 0 else ()) for i, p in enumerate(paths)),
     )
+
+
+@rule(desc="Package RPMs", level=LogLevel.DEBUG)
+async def package_rpm(field_set: RpmPackageFieldSet) -> BuiltPackage:
+    return await naming_build_file(field_set.address, build_rpm_package(field_set))
 
 
 def rules():

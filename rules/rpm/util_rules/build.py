@@ -28,6 +28,7 @@ from pants.option.global_options import GlobalOptions
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from rules.core.origin import TargetInputError
 from rules.core.report import BuildReportEntryRequest
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules import build_log
@@ -62,7 +63,7 @@ class RpmBuildError(Exception):
         self.log_path = log_path
 
 
-class ToolchainOrderError(Exception):
+class ToolchainOrderError(TargetInputError):
     pass
 
 
@@ -74,7 +75,8 @@ def check_stage_order(address, info, root, closure_packages) -> None:
         raise ToolchainOrderError(
             f"{address} ({info.name}) is built by toolchain stage {root.stage}, but its "
             f"BuildRequires need {', '.join(late)}, which the stage does not list before it. "
-            f"Move them before {address} in the `packages` of {root.stage}."
+            f"Move them before {address} in the `packages` of {root.stage}.",
+            owner=root.stage,
         )
 
 

@@ -31,6 +31,7 @@ from rules.rpm.util_rules.spec_info import (
     RpmDependency,
     RpmSpecInfo,
     RpmSpecInfoRequest,
+    SpecRead,
 )
 from rules.toolchain.util_rules.stages import (
     StageMembers,
@@ -169,7 +170,8 @@ class RpmPackageGraph:
 
     def resolve(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
         """The one target package that provides `requirement`, or None for the environment."""
-        found = self.provider_of(requirement.name, self.infos[requirer].spec_path, str(requirement))
+        origin = f"{self.infos[requirer].spec_path} (target {requirer})"
+        found = self.provider_of(requirement.name, origin, str(requirement))
         return found if found is not None else self.by_convention(requirement, requirer)
 
     def requirements(self, address: Address) -> tuple[RpmDependency, ...]:
@@ -256,34 +258,15 @@ class RpmPackageGraph:
         visit(address)
 
 
-@dataclass(frozen=True)
-class ReadSpecRequest:
-    address: Address
-
-
-@dataclass(frozen=True)
-class ReadSpec:
-    """A spec's rpmspec query, or why rpmspec could not read it."""
-
-    info: RpmSpecInfo | None
-    error: str | None
-
-
-@rule(desc="Read a spec, keeping its error", level=LogLevel.DEBUG)
-async def read_spec(request: ReadSpecRequest) -> ReadSpec:
-    try:
-        return ReadSpec(await Get(RpmSpecInfo, RpmSpecInfoRequest(request.address)), None)
-    except InvalidSpecError as e:
-        return ReadSpec(None, str(e))
-
-
 @rule(desc="Read the rpm package graph", level=LogLevel.DEBUG)
 async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
     members = await Get(
         StageMembers, StageMembersRequest(request.stage, request.stage_packages_only)
     )
     targets = await Get(UnexpandedTargets, Addresses(members))
-    reads = await MultiGet(Get(ReadSpec, ReadSpecRequest(a)) for a in members)
+    # A spec rpmspec cannot read is left out of the graph with its error (SpecRead, not a
+    # caught exception: see spec_info.py).
+    reads = await MultiGet(Get(SpecRead, RpmSpecInfoRequest(a)) for a in members)
     explicit = await MultiGet(
         Get(ExplicitlyProvidedDependencies, DependenciesRequest(t[RpmDependenciesField]))
         for t in targets

@@ -251,8 +251,23 @@ def parse_query_output(spec_input: RpmSpecInput, output: str) -> RpmSpecInfo:
     )
 
 
+# Why a spec's read has two rules each, one answering with the error and one raising it: a rule
+# that catches the error of a Get and returns a value is not run again by pantsd when the failing
+# input is fixed (Pants 2.17 keeps its value), so the package graph kept a fixed spec's old error
+# until pantsd restarted. Rules that need to go on past a spec's error (the package graph, a
+# batch collecting its mates) ask for the answering rule; no rule catches a read's exception.
+
+
+@dataclass(frozen=True)
+class SpecInputRead:
+    """An rpm_package's RpmSpecInput, or why it has none."""
+
+    spec_input: RpmSpecInput | None
+    error: str | None = None
+
+
 @rule(desc="Collect an rpm_package's spec and sources", level=LogLevel.DEBUG)
-async def rpm_spec_input(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmSpecInput:
+async def read_spec_input(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> SpecInputRead:
     wrapped = await Get(
         WrappedTarget,
         WrappedTargetRequest(request.address, description_of_origin="keel rpm_package"),
@@ -271,24 +286,35 @@ async def rpm_spec_input(request: RpmSpecInfoRequest, rpm: RpmSubsystem) -> RpmS
             if spec_name
             else "set `spec=\"NAME.spec\"` (and `sources`) on the target, one target per spec"
         )
-        raise InvalidSpecError(
+        return SpecInputRead(
+            None,
             f"rpm_package {request.address} needs exactly one spec file among its sources "
-            f"(found: {found}) in {request.address.spec_path or '.'}/: {fix}."
+            f"(found: {found}) in {request.address.spec_path or '.'}/: {fix}.",
         )
     spec_path = specs[0]
     root = await Get(SpecRoot, SpecRootRequest(request.address))
     defines = {**rpm.defines, **dict(root.defines), **(target[RpmDefinesField].value or {})}
-    return RpmSpecInput(
-        address=request.address,
-        spec_path=spec_path,
-        source_dir=os.path.dirname(spec_path),
-        snapshot_digest=sources.snapshot.digest,
-        local_files=tuple(f for f in files if f != spec_path),
-        defines=tuple(sorted(defines.items())),
-        root=root.archive,
-        root_description=root.description,
-        root_env=root.env,
+    return SpecInputRead(
+        RpmSpecInput(
+            address=request.address,
+            spec_path=spec_path,
+            source_dir=os.path.dirname(spec_path),
+            snapshot_digest=sources.snapshot.digest,
+            local_files=tuple(f for f in files if f != spec_path),
+            defines=tuple(sorted(defines.items())),
+            root=root.archive,
+            root_description=root.description,
+            root_env=root.env,
+        )
     )
+
+
+@rule(desc="Collect an rpm_package's spec and sources", level=LogLevel.DEBUG)
+async def rpm_spec_input(request: RpmSpecInfoRequest) -> RpmSpecInput:
+    read = await Get(SpecInputRead, RpmSpecInfoRequest, request)
+    if read.spec_input is None:
+        raise InvalidSpecError(read.error)
+    return read.spec_input
 
 
 def query_bucket(address: Address) -> int:
@@ -323,22 +349,6 @@ async def query_buckets(request: QueryBucketsRequest) -> QueryBuckets:
     for address in group:
         by_bucket.setdefault(query_bucket(address), []).append(address)
     return QueryBuckets(FrozenDict({b: tuple(sorted(a)) for b, a in by_bucket.items()}))
-
-
-@dataclass(frozen=True)
-class SpecInputOrNone:
-    """A batch mate's RpmSpecInput, or None if it has none (its own read gives that error)."""
-
-    spec_input: RpmSpecInput | None
-
-
-@rule(desc="Collect a batch mate's spec", level=LogLevel.DEBUG)
-async def spec_input_or_none(request: RpmSpecInfoRequest) -> SpecInputOrNone:
-    # Whatever is wrong with a mate is its own read's error; it must not fail the others'.
-    try:
-        return SpecInputOrNone(await Get(RpmSpecInput, RpmSpecInfoRequest, request))
-    except Exception:
-        return SpecInputOrNone(None)
 
 
 @dataclass(frozen=True)
@@ -444,20 +454,32 @@ async def query_spec_batch(batch: SpecQueryBatch, rpm: RpmSubsystem) -> SpecQuer
     )
 
 
+@dataclass(frozen=True)
+class SpecRead:
+    """What rpmspec read in a spec, or why it could not (the InvalidSpecError's message)."""
+
+    info: RpmSpecInfo | None
+    error: str | None = None
+
+
 @rule(desc="Read a spec with rpmspec", level=LogLevel.DEBUG)
-async def rpm_spec_info(request: RpmSpecInfoRequest) -> RpmSpecInfo:
+async def read_spec_info(request: RpmSpecInfoRequest) -> SpecRead:
     """rpmspec runs once per batch of specs, not once per spec: each process Pants starts forks
     its engine, whose memory grows with the workspace (at 3,000 specs, forking was most of a
     cold graph's time). A batch is the spec's bucket (query_bucket) among the packages read in
     the same root: its stage's own packages, or those built in the stage's root. An edit
     re-reads the spec's batch (about 1 in QUERY_BUCKETS of a stage's specs)."""
-    spec_input, stage = await MultiGet(
-        Get(RpmSpecInput, RpmSpecInfoRequest, request),
+    read, stage = await MultiGet(
+        Get(SpecInputRead, RpmSpecInfoRequest, request),
         Get(TargetStage, TargetStageRequest(request.address)),
     )
+    if read.spec_input is None:
+        return SpecRead(None, read.error)
+    spec_input = read.spec_input
     buckets = await Get(QueryBuckets, QueryBucketsRequest(stage.stage, stage.listed))
     mates = [a for a in buckets.members(request.address) if a != request.address]
-    mate_inputs = await MultiGet(Get(SpecInputOrNone, RpmSpecInfoRequest(a)) for a in mates)
+    # Whatever is wrong with a mate is its own read's error; it must not fail the others'.
+    mate_inputs = await MultiGet(Get(SpecInputRead, RpmSpecInfoRequest(a)) for a in mates)
     batch = sorted(
         [
             spec_input,
@@ -473,12 +495,24 @@ async def rpm_spec_info(request: RpmSpecInfoRequest) -> RpmSpecInfo:
     answers = await Get(SpecQueryBatchResult, SpecQueryBatch(tuple(batch)))
     answer = answers.results[request.address]
     if answer.exit_code != 0:
-        raise InvalidSpecError(
+        return SpecRead(
+            None,
             f"{spec_input.spec_path} (target {request.address}): rpmspec cannot parse it in "
             f"{spec_input.root_description}:\n{answer.stderr.strip()}\nFix the spec; `rpmspec -P "
-            f"{spec_input.spec_path}` in that root shows the same error."
+            f"{spec_input.spec_path}` in that root shows the same error.",
         )
-    return parse_query_output(spec_input, answer.stdout)
+    try:
+        return SpecRead(parse_query_output(spec_input, answer.stdout))
+    except InvalidSpecError as e:  # no Get inside: nothing of the engine's is caught
+        return SpecRead(None, str(e))
+
+
+@rule(desc="Read a spec with rpmspec", level=LogLevel.DEBUG)
+async def rpm_spec_info(request: RpmSpecInfoRequest) -> RpmSpecInfo:
+    read = await Get(SpecRead, RpmSpecInfoRequest, request)
+    if read.info is None:
+        raise InvalidSpecError(read.error)
+    return read.info
 
 
 def rules():

@@ -37,6 +37,7 @@ from pants.util.logging import LogLevel
 
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.origin import build_file_of
 from rules.core.subsystems import HostSettings
 from rules.core.zstd import host_zstd_command
 from rules.rpm.subsystems.rpm import RpmSubsystem
@@ -206,12 +207,15 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem, host: HostSet
         timeout_seconds=None,
     )
     result = await Get(FallibleProcessResult, Process, process)
-    await check_process(
-        result,
-        process.description,
-        f"Making the bootstrap root of {stage.address} from its seed failed; the seed's package "
-        "scripts and mmdebstrap's messages are below.",
-    )
+    if result.exit_code != 0:
+        await check_process(
+            result,
+            process.description,
+            f"Making the bootstrap root of {stage.address} from its seed failed: check the stage's "
+            f"fields in {await build_file_of(stage.address)} (`bin_sh`, `root_files`, "
+            "`remove_files`) and its seed lock; the seed's package scripts and mmdebstrap's "
+            "messages are below.",
+        )
     archive_digest, capabilities = await MultiGet(
         Get(Digest, DigestSubset(result.output_digest, PathGlobs([ARCHIVE_NAME]))),
         Get(DigestContents, DigestSubset(result.output_digest, PathGlobs([CAPABILITIES_NAME]))),

@@ -6,6 +6,7 @@ have one. `./pants toolchain-lock` writes it (goals/lock.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ class SeedLock:
     suite: str
     requested: tuple[str, ...]
     packages: tuple[SeedPackage, ...]
+    path: str = dataclasses.field(default="", compare=False)  # the lock file, for messages
 
     def to_json(self, address: Address) -> str:
         return json.dumps(
@@ -137,7 +139,9 @@ async def read_seed_lock(request: SeedLockRequest) -> SeedLock:
             f"The seed lock {target[ToolchainSeedField].value} of {request.address} does not "
             f"exist. Create it with `{lock_command(request.address)}`."
         )
-    lock = SeedLock.parse(contents[0].path, contents[0].content, request.address)
+    lock = dataclasses.replace(
+        SeedLock.parse(contents[0].path, contents[0].content, request.address), path=contents[0].path
+    )
     requested = tuple(target[ToolchainSeedPackagesField].value or ())
     if lock.requested != requested:
         raise SeedError(
@@ -175,9 +179,12 @@ async def fetch_seed(request: SeedRequest, host: HostSettings) -> Seed:
     )
     result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code == 3:
-        detail = result.stderr.decode(errors="replace").strip()
+        # The script's verdicts, not apt's progress (the last lines of its errors).
+        lines = result.stderr.decode(errors="replace").strip().splitlines()
+        verdicts = [line for line in lines if ", lock says " in line or ": not available from" in line]
+        detail = "\n".join(verdicts or lines)
         raise SeedError(
-            f"The seed of {request.address} no longer matches its lock:\n{detail}\n"
+            f"The seed of {request.address} no longer matches its lock {lock.path}:\n{detail}\n"
             f"The build host's package sources have moved on. Run "
             f"`{lock_command(request.address)}` to refresh the lock, then rebuild."
         )
