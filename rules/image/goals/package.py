@@ -247,7 +247,6 @@ async def build_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
     return await image_package(field_set, packages, [image], converted.process, converted.worker)
 
 
-
 @rule(desc="Package a disk image", level=LogLevel.DEBUG)
 async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
     return await naming_build_file(field_set.address, build_disk_image(field_set))
@@ -278,7 +277,6 @@ async def build_container_image(field_set: ContainerImageFieldSet) -> BuiltPacka
     return await image_package(field_set, packages, files, image.process)
 
 
-
 @rule(desc="Package a container image", level=LogLevel.DEBUG)
 async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
     return await naming_build_file(field_set.address, build_container_image(field_set))
@@ -305,7 +303,6 @@ async def build_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
     entry = next(e for e in entries if isinstance(e, FileEntry))
     image = FileEntry(field_set.output_file(), entry.file_digest)
     return await image_package(field_set, packages, [image], iso.process, iso.worker)
-
 
 
 @rule(desc="Package an ISO image", level=LogLevel.DEBUG)
@@ -369,7 +366,6 @@ async def build_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
         FileEntry(f"{stem}.cosi", entries[COSI_NAME].file_digest),
     ]
     return await image_package(field_set, packages, files, artifact.process)
-
 
 
 @rule(desc="Package an update image", level=LogLevel.DEBUG)
