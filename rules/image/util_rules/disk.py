@@ -15,9 +15,9 @@ from pants.engine.process import FallibleProcessResult, Process, ProcessResult, 
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from rules.core.origin import TargetInputError
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.origin import TargetInputError
 from rules.core.subsystems import HostSettings
 from rules.image.util_rules.image_root import ImagerRoot, ImageRoot
 from rules.image.util_rules.layout import DiskLayout

@@ -28,9 +28,9 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from rules.core.origin import TargetInputError
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
+from rules.core.origin import TargetInputError
 from rules.core.subsystems import HostSettings
 from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.image.subsystems import ImageSubsystem
