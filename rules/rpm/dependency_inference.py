@@ -2,7 +2,6 @@
 rpm_package depends on the toolchain stage whose root it is built in."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from pants.engine.rules import Get, collect_rules, rule
@@ -13,8 +12,6 @@ from pants.util.logging import LogLevel
 from rules.rpm.target_types import RpmSourcesField
 from rules.rpm.util_rules.package_graph import RpmPackageGraph, TargetPackageGraphRequest
 from rules.toolchain.util_rules.stages import TargetStage, TargetStageRequest
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,8 +31,7 @@ async def infer_rpm_dependencies(request: InferRpmDependencies) -> InferredDepen
     stage = await Get(TargetStage, TargetStageRequest(address))
     graph = await Get(RpmPackageGraph, TargetPackageGraphRequest(address))
     if address in graph.unreadable:
-        # Building it gives the error; listing dependencies of a workspace goes on.
-        logger.warning(graph.unreadable[address])
+        # Building it gives the error (the graph has warned); listing dependencies goes on.
         return InferredDependencies([stage.root_stage])
     return InferredDependencies([stage.root_stage, *graph.dependencies(address)])
 

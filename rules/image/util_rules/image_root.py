@@ -209,6 +209,8 @@ async def image_package_roots(request: ImagePackageRootsRequest, rpm: RpmSubsyst
     roots: list[Provider] = []
     for entry, addresses in zip(address_entries, resolved):
         for address in addresses:
+            if address in graph.unreadable:
+                graph.info(address)  # raises its spec's error
             if address not in graph.infos:
                 raise ImagePackagesError(
                     f"The `packages` field of {request.address} lists {entry}, which is not an "
@@ -223,7 +225,7 @@ async def image_package_roots(request: ImagePackageRootsRequest, rpm: RpmSubsyst
             raise ImagePackagesError(
                 f"{origin} lists {name!r}, but no rpm_package "
                 "builds or provides it. Check the name (`./pants list ::` shows the targets), or "
-                "add a spec that provides it."
+                "add a spec that provides it." + graph.unreadable_note
             )
         roots.append(provider)
     return ImagePackageRoots(graph, toolchain[0], tuple(roots))
@@ -242,6 +244,7 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
         raise ImagePackagesError(
             f"The `packages` of {request.address} cannot be installed: {listed}, which no "
             "rpm_package provides. Add a spec that provides it, or drop the requirement from that spec."
+            + graph.unreadable_note
         )
     # Requirements rpm generated from the built files (a linked library's soname) are only in
     # the RPM headers. A library a package links comes from a target it depends on, so the

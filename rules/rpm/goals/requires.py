@@ -7,7 +7,11 @@ from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule
 from pants.engine.target import Targets
 
 from rules.rpm.target_types import RpmPackageTarget
-from rules.rpm.util_rules.package_graph import RpmPackageGraph, TargetPackageGraphRequest
+from rules.rpm.util_rules.package_graph import (
+    RpmPackageGraph,
+    TargetPackageGraphRequest,
+    unreadable_note,
+)
 from rules.rpm.util_rules.spec_info import RpmDependency
 from rules.sandbox.root import SpecRoot, SpecRootRequest
 
@@ -48,6 +52,7 @@ async def rpm_requires(
     )
     roots = await MultiGet(Get(SpecRoot, SpecRootRequest(t.address)) for t in packages)
     unmet = 0
+    unreadable: set = set()
     with subsystem.output(console) as write_stdout:
         for target, graph, root in zip(packages, graphs, roots):
             info = graph.info(target.address)
@@ -59,13 +64,17 @@ async def rpm_requires(
                 for requirement in requirements:
                     answer = satisfied_by(graph, root, target.address, requirement)
                     unmet += answer == NOTHING and title == "BuildRequires"
+                    if answer == NOTHING:
+                        unreadable.update(graph.unreadable)
                     write_stdout(f"  {title}: {requirement} -> {answer}\n")
     if unmet:
         console.print_stderr(
             f"{unmet} BuildRequires met by nothing: add specs that provide them, or add them to "
             "the toolchain (its seed's `seed_packages`, or `provides` for a name the seed has "
-            "under another)."
+            "under another)." + unreadable_note(unreadable)
         )
+    elif unreadable:
+        console.print_stderr(f"Some Requires are met by nothing.{unreadable_note(unreadable)}")
     return RpmRequires(exit_code=0)
 
 

@@ -32,7 +32,12 @@ from rules.core.origin import TargetInputError
 from rules.core.report import BuildReportEntryRequest
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules import build_log
-from rules.rpm.util_rules.package_graph import Provider, RpmPackageGraph, TargetPackageGraphRequest
+from rules.rpm.util_rules.package_graph import (
+    Provider,
+    RpmPackageGraph,
+    TargetPackageGraphRequest,
+    unreadable_note,
+)
 from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
 from rules.rpm.util_rules.seed import PackageSeed, SeededRpm, SeedError, build_inputs_key
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest, RpmSpecInput, macro_args
@@ -207,6 +212,9 @@ class BuildPlan:
 
     info: RpmSpecInfo
     closure: tuple[tuple[Provider, str], ...]
+    # Specs of the graph rpmspec could not read: one of them might provide a BuildRequires the
+    # root lacks (named in that error, not in the build's key).
+    unreadable: tuple[Address, ...] = ()
 
 
 @rule(desc="Plan an RPM build", level=LogLevel.DEBUG)
@@ -220,6 +228,7 @@ async def build_plan(request: BuildPlanRequest) -> BuildPlan:
             (p, f"RPMS/{graph.infos[p.address].package(p.package).filename}")
             for p in graph.build_closure(request.address).packages
         ),
+        tuple(sorted(graph.unreadable)),
     )
 
 
@@ -359,6 +368,7 @@ async def build_rpm(
                 f"{root.description}: add a spec that provides it, or add it to the toolchain "
                 "(its seed's `seed_packages`/`provides`, or a toolchain stage's `packages`). "
                 f"`./pants rpm-requires {request.address}` shows what meets each one."
+                + unreadable_note(plan.unreadable)
             )
         raise RpmBuildError(
             f"rpmbuild failed for {owner} in {root.description} (exit {result.exit_code}):\n"

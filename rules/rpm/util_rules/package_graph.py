@@ -6,13 +6,17 @@ matched by name (capability name, ignoring its version; rpmbuild's own check sti
 versions when it runs). What no target provides is left to the root the package is built in.
 
 A spec rpmspec cannot read is kept apart (`unreadable`): building it, or reading its
-dependencies, gives its error, and the rest of the graph stays usable.
+dependencies, gives its error, and the rest of the graph stays usable. In a workspace of thousands
+of imported specs one broken spec must not stop the others: the graph warns once, naming it, and
+a requirement nothing meets says which unreadable specs might have provided it.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, TypeVar
+
+import logging
 
 from pants.engine.addresses import Address, Addresses
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -39,6 +43,28 @@ from rules.toolchain.util_rules.stages import (
     TargetStage,
     TargetStageRequest,
 )
+
+
+logger = logging.getLogger(__name__)
+
+# How many unreadable targets a message lists by name before it says "and N more".
+_LISTED = 5
+
+
+def unreadable_note(unreadable: Iterable[Address]) -> str:
+    """The sentence an error about an unmet requirement ends with when the graph left specs out:
+    one of them might have been its provider. Empty when every spec was read."""
+    names = sorted(unreadable)
+    if not names:
+        return ""
+    listed = ", ".join(str(a) for a in names[:_LISTED])
+    if len(names) > _LISTED:
+        listed += f" and {len(names) - _LISTED} more"
+    return (
+        f" The package graph leaves out {len(names)} rpm_package target(s) whose spec cannot be "
+        f"read, and one of them might have provided it: {listed} (`./pants package TARGET` "
+        "shows why each one cannot be read)."
+    )
 
 
 class AmbiguousProviderError(Exception):
@@ -108,6 +134,10 @@ class RpmPackageGraph:
     providers: FrozenDict[str, tuple[Provider, ...]]
     unreadable: FrozenDict[Address, str] = FrozenDict()  # target -> rpmspec's error
     builders: FrozenDict[str, Address] = FrozenDict()  # binary package name -> its target
+
+    @property
+    def unreadable_note(self) -> str:
+        return unreadable_note(self.unreadable)
 
     def info(self, address: Address) -> RpmSpecInfo:
         if address in self.unreadable:
@@ -272,6 +302,13 @@ async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
         for t in targets
     )
     rpm_addresses = set(members)
+    for address, read in zip(members, reads):
+        if read.error is not None:
+            # Once per graph (a rule's result is memoized): a build of anything else goes on.
+            logger.warning(
+                f"The package graph of {request.stage} leaves {address} out: packages that do not "
+                f"need it still build, and a requirement nothing meets names it.\n{read.error}"
+            )
     return RpmPackageGraph.create(
         {a: r.info for a, r in zip(members, reads) if r.info is not None},
         {

@@ -499,7 +499,8 @@ async def read_spec_info(request: RpmSpecInfoRequest) -> SpecRead:
             None,
             f"{spec_input.spec_path} (target {request.address}): rpmspec cannot parse it in "
             f"{spec_input.root_description}:\n{answer.stderr.strip()}\nFix the spec; `rpmspec -P "
-            f"{spec_input.spec_path}` in that root shows the same error.",
+            f"{spec_input.spec_path}` in that root shows the same error. Meanwhile the rest of a "
+            f"tree builds without it: `./pants package :: -{request.address}`.",
         )
     try:
         return SpecRead(parse_query_output(spec_input, answer.stdout))

@@ -92,12 +92,23 @@ fi
 
 roots="$(cd -P .keel/roots && pwd)"
 root="$roots/$root_id"
-if [ ! -e "$root/.keel-complete" ]; then
-  # Unpack once per archive digest; concurrent builds wait for the first one.
-  exec 9>"$roots/$root_id.lock"
-  flock 9
+# The root's lock file: an unpack holds it exclusively; a run in the root holds it shared for as
+# long as any of its processes lives (bubblewrap and the command inherit fd 9), so
+# build-support/cache-clean, which removes a root only under an exclusive lock, never removes one
+# in use. Opening it (O_TRUNC) also stamps its mtime: the root's last use, for cache-clean's age.
+# An unpack goes to ROOT_ID.partial and is renamed into place with the marker in it: a root
+# without .keel-complete is never used, and an interrupted unpack's leftovers are removed by the
+# next one.
+exec 9>"$roots/$root_id.lock"
+while :; do
+  flock -s 9
+  [ -e "$root/.keel-complete" ] && break
+  # Unpack once per archive digest; concurrent builds wait for the first one. (Not a conversion
+  # of the shared lock: unlocked in between, so whatever happened meanwhile is looked at again.)
+  flock -u 9
+  flock -x 9
   if [ ! -e "$root/.keel-complete" ]; then
-    rm -rf "$root.partial"
+    rm -rf "$root.partial" "$root"
     mkdir -p "$root.partial"
     owner_args=(--same-owner)
     [ "$EUID" = 0 ] || owner_args=(--no-same-owner)
@@ -115,8 +126,8 @@ if [ ! -e "$root/.keel-complete" ]; then
     touch "$root.partial/.keel-complete"
     mv "$root.partial" "$root"
   fi
-  exec 9>&-
-fi
+  flock -u 9
+done
 
 # Each process costs milliseconds, and a graph reads thousands of specs read-only: as root, no
 # mount namespace is needed for that, nor a second shell.
