@@ -1,9 +1,16 @@
 """The `[image]` options."""
 from __future__ import annotations
 
-from pants.option.option_types import StrOption
+from enum import Enum
+
+from pants.option.option_types import EnumOption, IntOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import help_text
+
+
+class AssemblySpace(Enum):
+    memory = "memory"
+    disk = "disk"
 
 
 class ImageSubsystem(Subsystem):
@@ -21,3 +28,35 @@ class ImageSubsystem(Subsystem):
             """
         ),
     )
+    assembly = EnumOption(
+        default=AssemblySpace.memory,
+        help=help_text(
+            """
+            Where a disk's filesystem images are made: `memory`, the private /tmp of the
+            imager root (a tmpfs), or `disk`, the action's sandbox (under Pants'
+            `[GLOBAL].local_execution_root_dir`), for images larger than memory should hold.
+            The image's files are unpacked in memory either way: mkfs.ext4 -d and mcopy add
+            them in readdir order, which a tmpfs keeps as tar's sorted order and a disk
+            filesystem does not. Both give the same bytes. An image that does not fit fails
+            with the memory it needs.
+            """
+        ),
+    )
+    assembly_memory_mib = IntOption(
+        default=0,
+        help=help_text(
+            """
+            The most memory, in MiB, that assembling one disk may take (the size of the imager
+            root's /tmp). 0: the kernel's default for a tmpfs, half the machine's memory. A
+            disk whose files (and, with `assembly = "memory"`, filesystem images) need more
+            fails before it starts, saying how much it needs.
+            """
+        ),
+    )
+
+    def assembly_env(self) -> dict[str, str]:
+        """What scripts/make_disk.sh and rules/sandbox/scripts/enter_root.sh read."""
+        env = {"KEEL_ASSEMBLY": self.assembly.value}
+        if self.assembly_memory_mib:
+            env["KEEL_TMP_MIB"] = str(self.assembly_memory_mib)
+        return env

@@ -160,6 +160,33 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
         kill_agent(home)
     assert {p.name: sha256(p) for p in images} == first
 
+    # An assembly larger than the memory it may take fails first, saying how much it needs; made
+    # on disk it takes only the memory of its files, and gives the same bytes.
+    def make_raw(*options: str) -> subprocess.CompletedProcess:
+        try:
+            return ws.pants("package", "images/greeter:raw", *options, cache="clean-2", check=False, env=key)
+        finally:
+            kill_agent(home)
+
+    tiny = make_raw("--image-assembly-memory-mib=1")
+    assert tiny.returncode != 0
+    found = re.search(r"needs about (\d+) MiB of memory, and the imager root's /tmp \(a tmpfs\) has \d+ MiB "
+                      r"free.*\(then about (\d+) MiB of memory", tiny.stderr, re.S)
+    assert found, tiny.stderr
+    need, files = int(found.group(1)), int(found.group(2))
+    assert files < need
+    in_memory = make_raw(f"--image-assembly-memory-mib={files}")
+    assert in_memory.returncode != 0 and f"needs about {need} MiB" in in_memory.stderr, in_memory.stderr
+    raw.unlink()
+    on_disk = make_raw("--image-assembly=disk", f"--image-assembly-memory-mib={files}")
+    assert on_disk.returncode == 0, on_disk.stderr
+    assert "Starting: Make a 64 MiB disk" in on_disk.stderr  # made, not taken from the cache
+    assert sha256(raw) == first[raw.name]
+    # In memory with what it said it needs (the estimate is enough).
+    raw.unlink()
+    assert make_raw(f"--image-assembly-memory-mib={need}").returncode == 0
+    assert sha256(raw) == first[raw.name]
+
 
 def check_oci_layout(layout: Path, rootfs: Path, tmp_path: Path) -> None:
     """Every digest in the layout is the sha256 of the blob it names, from index to layer."""

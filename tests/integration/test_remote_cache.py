@@ -3,60 +3,13 @@ users start it (each test gets its own data directory and ports), and real Pants
 local stores standing in for other machines."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
-from typing import Iterator
-
-import pytest
 
 from tests.integration.chain_workspace import LIBRARY, OTHER, TARGETS, report, workspace
-from tests.pants_workspace import RULES_ROOT
-
-SCRIPT = RULES_ROOT / "build-support" / "remote-cache"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RemoteCache:
-    def __init__(self, data: Path) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "KEEL_REMOTE_CACHE_DIR": str(data),
-            "KEEL_REMOTE_CACHE_PORT": str(self.port),
-            "KEEL_REMOTE_CACHE_REDIS_PORT": str(free_port()),
-        }
-
-    def run(self, command: str) -> None:
-        subprocess.run([str(SCRIPT), command], env=self.env, check=True, capture_output=True, text=True)
-
-    def options(self, write: bool = True) -> tuple[str, ...]:
-        """What pants.ci.toml sets, pointed at this server."""
-        return (
-            "--remote-cache-read",
-            f"--{'' if write else 'no-'}remote-cache-write",
-            f"--remote-store-address=grpc://127.0.0.1:{self.port}",
-            "--cache-content-behavior=validate",
-            "--session-end-tasks-timeout=300",
-        )
-
-
-@pytest.fixture
-def remote_cache(tmp_path: Path) -> Iterator[RemoteCache]:
-    server = RemoteCache(tmp_path / "remote-cache")
-    server.run("start")
-    try:
-        yield server
-    finally:
-        server.run("stop")
+from tests.integration.remote_cache_server import RemoteCache
 
 
 def test_a_new_machine_gets_every_rpm_and_image_from_the_remote_cache(

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -17,6 +16,7 @@ from typing import Iterator
 import pytest
 
 from tests.integration.chain_workspace import OTHER, TARGETS, workspace
+from tests.integration.remote_cache_server import free_port
 from tests.pants_workspace import RULES_ROOT, Workspace
 
 SCRIPT = RULES_ROOT / "build-support" / "remote-exec"
@@ -40,12 +40,6 @@ echo slow > %{buildroot}%{_datadir}/slow/x
 * Tue Nov 24 2026 keel tests <t@localhost> - 1.0-1
 - test
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:

@@ -15,10 +15,13 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.ordinary_user import ordinary_user
 
 ENTER_ROOT = Path("rules/sandbox/scripts/enter_root.sh").resolve()
 CACHE_CLEAN = Path("build-support/cache-clean").resolve()
@@ -232,3 +235,47 @@ def test_cache_clean_refuses_when_a_signatures_file_cannot_be_read(tmp_path: Pat
     assert result.returncode != 0
     assert f"{specs / 'x/x.signatures.json'} cannot be read" in result.stderr, result.stderr
     assert unpinned.exists()
+
+
+def test_an_ordinary_user_unpacks_and_uses_a_root_with_its_owners() -> None:
+    """With a range of subordinate ids, files keep owners other than root, and a command in the
+    root may give files any owner (an image's users), as when run as root."""
+    user = ordinary_user()
+    Path.cwd().chmod(0o755)  # the test's sandbox, which holds enter_root.sh
+    base = Path(tempfile.mkdtemp(prefix="keel-enter-root-"))
+    try:
+        base.chmod(0o755)
+        rootfs = base / "rootfs"
+        for program in ("dash", "stat", "chown", "mkdir"):
+            copy_with_libraries(shutil.which(program), rootfs)
+        for directory in ("etc", "dev", "proc", "tmp", "var/tmp", "home/ada"):
+            (rootfs / directory).mkdir(parents=True, exist_ok=True)
+        (rootfs / "home/ada/notes").write_text("mine\n")
+
+        def owners(info: tarfile.TarInfo) -> tarfile.TarInfo:
+            info.uid = info.gid = 1001 if info.name.startswith("./home/ada") else 0
+            return info
+
+        with tarfile.open(base / "root.tar", "w") as tar:
+            tar.add(rootfs, arcname=".", filter=owners)
+        archive = base / "root.tar.zst"
+        subprocess.run(["zstd", "-q", str(base / "root.tar"), "-o", str(archive)], check=True)
+        sandbox = base / "sandbox"
+        (sandbox / ".keel").mkdir(parents=True)
+        (base / "named").mkdir()
+        (sandbox / ".keel/roots").symlink_to(base / "named")
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(sandbox), str(base / "named")], check=True)
+        script = (
+            "/usr/bin/stat -c '%u:%g' /home/ada/notes && /usr/bin/mkdir /tmp/build/home && "
+            "/usr/bin/chown 1002:1003 /tmp/build/home && /usr/bin/stat -c '%u:%g' /tmp/build/home"
+        )
+        run = subprocess.run(
+            ["bash", str(ENTER_ROOT), str(archive), hashlib.sha256(archive.read_bytes()).hexdigest(), "--",
+             "/usr/bin/dash", "-c", script],
+            cwd=sandbox, env={"PATH": os.environ["PATH"], "KEEL_ROOT_ENV": ""},
+            user=user.pw_uid, group=user.pw_gid, extra_groups=[], capture_output=True, text=True,
+        )
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split() == ["1001:1001", "1002:1003"]
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=False)

@@ -14,6 +14,9 @@
 # A disk with A/B root slots (a partition named root-a) gets its boot state on the EFI system
 # partition (named esp): keel/slot = "a", which keel core's initramfs reads.
 # Exit 3 with "KEEL-TOO-SMALL name size_mib content_mib" when files don't fit.
+# Exit 4 with "KEEL-NO-ROOM need_mib free_mib files_mib" when the assembly would not fit in the
+# memory it may use (the private /tmp, a tmpfs: rules/image/subsystems.py, `[image].assembly`).
+# KEEL_ASSEMBLY=disk: the filesystem images are made in the sandbox, on disk, not in memory.
 set -euo pipefail
 size_mib="$1"
 mode="${2:-disk}"
@@ -22,18 +25,40 @@ out="$PWD"
 ab_slots=$(grep -q "$(printf '\troot-a\t')" plan.tsv && echo yes || true)
 # Work on the private tmpfs: mkfs.ext4 -d and mcopy -s add files in readdir order, which on a disk
 # filesystem depends on per-directory hash seeds; on tmpfs it follows creation (tar's sorted) order.
+# The filesystem images' bytes do not depend on where they are written: with KEEL_ASSEMBLY=disk
+# they go to the sandbox, and only the files stay in memory.
+# Memory needed: the files, each taking whole 4 KiB pages on the tmpfs (from tar's listing), and
+# a few MiB of work files; unless on disk, the filesystem images too: sparse files holding those
+# files again plus their metadata (estimated at 1/16 of the partitions' sizes: inode tables,
+# bitmaps, journals).
+files_mib=$(tar -tvf rootfs.tar | awk '{ kib += 4 * int(($3 + 4095) / 4096) + 4 } END { print int(kib / 1024) + 4 }')
+partitions_mib=$(awk -F'\t' '{ total += $4 } END { print total + 0 }' plan.tsv)
+need_mib=$files_mib
+[ "${KEEL_ASSEMBLY:-memory}" = disk ] || need_mib=$(( 2 * files_mib + partitions_mib / 16 ))
+free_mib=$(df -Pm /tmp | awk 'NR == 2 { print $4 }')
+if [ "$need_mib" -gt "$free_mib" ]; then
+  echo "KEEL-NO-ROOM $need_mib $free_mib $files_mib"
+  exit 4
+fi
 work=$(mktemp -d /tmp/disk.XXXXXX)
 cp plan.tsv gpt.sfdisk "$work/"
 cd "$work"
-mkdir -p rootfs parts
+mkdir -p rootfs files
+if [ "${KEEL_ASSEMBLY:-memory}" = disk ]; then
+  mkdir "$out/.keel-assembly"
+  ln -s "$out/.keel-assembly" parts
+else
+  mkdir parts
+fi
 tar -xpf "$out/rootfs.tar" -C rootfs --numeric-owner
 
 while IFS=$'\t' read -r number name start size fs mount label fs_uuid vfat_id; do
   if [ "$mount" = / ]; then
     src=rootfs
   else
-    # This partition's files leave the root; their directory stays as its mount point.
-    src="parts/$name.d"
+    # This partition's files leave the root; their directory stays as its mount point. In
+    # memory, whatever KEEL_ASSEMBLY says: they are read in readdir order.
+    src="files/$name.d"
     mkdir -p "$src" "rootfs$mount"
     find "rootfs$mount" -mindepth 1 -maxdepth 1 -exec mv -t "$src" {} +
   fi

@@ -10,9 +10,13 @@
 #   extra/         extra files, at their paths in the image
 #   post/*.sh      post-install scripts, run in name order, chrooted into the image
 # Output: rootfs.tar
+# Exit 5 with "KEEL-NO-OWNERS uid:gid" when a home cannot be given its owner.
 set -euo pipefail
 hostname="$1" keep_rpm_db="$2"
 root="$PWD/rootfs"
+# Only rootfs.tar leaves, also on failure: as an ordinary user the root's files belong to
+# subordinate ids, which Pants (outside the user namespace) could not remove with the sandbox.
+trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"
 mapfile -t rpms < <(find rpms -name '*.rpm' | LC_ALL=C sort)
 rpm --root "$root" --initdb
@@ -31,7 +35,8 @@ done
 [ ! -e "$root/etc/shadow" ] || chmod 0640 "$root/etc/shadow"
 while IFS=$'\t' read -r home uid gid; do
   mkdir -p "$root$home"
-  chown "$uid:$gid" "$root$home"
+  # In an ordinary user's namespace without subordinate ids only root exists (enter_root.sh).
+  chown "$uid:$gid" "$root$home" || { echo "KEEL-NO-OWNERS $uid:$gid" >&2; exit 5; }
 done < accounts/homes
 
 if [ -d extra ]; then

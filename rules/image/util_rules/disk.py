@@ -13,12 +13,14 @@ from pants.engine.addresses import Address
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import FallibleProcessResult, Process, ProcessResult, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from rules.core.failure import check_process
 from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.origin import TargetInputError
 from rules.core.subsystems import HostSettings
+from rules.image.subsystems import ImageSubsystem
 from rules.image.util_rules.image_root import ImagerRoot, ImageRoot
 from rules.image.util_rules.layout import DiskLayout
 from rules.sandbox.root import InRootProcess, InRootResult, succeeded
@@ -33,11 +35,27 @@ class DiskTooSmallError(TargetInputError):
     pass
 
 
-def too_small_error(result: FallibleProcessResult, address: Address) -> DiskTooSmallError | None:
-    """What scripts/make_disk.sh says when a partition cannot hold its files, as a field error."""
+class AssemblyMemoryError(Exception):
+    pass
+
+
+def too_small_error(
+    result: FallibleProcessResult, address: Address
+) -> DiskTooSmallError | AssemblyMemoryError | None:
+    """What scripts/make_disk.sh says when a partition cannot hold its files, as a field error,
+    or when the assembly would not fit in the memory it may take."""
     if result.exit_code == 0:
         return None
     for line in result.stdout.decode(errors="replace").splitlines():
+        if line.startswith("KEEL-NO-ROOM "):
+            need, free, files = (int(n) for n in line.split()[1:])
+            return AssemblyMemoryError(
+                f"Making the disk of {address} needs about {need} MiB of memory, and the imager "
+                f"root's /tmp (a tmpfs) has {free} MiB free. Allow more with "
+                f"`[image].assembly_memory_mib` (0: half the machine's memory), or make the "
+                f"filesystem images on disk with `[image].assembly = \"disk\"` (then about "
+                f"{files} MiB of memory, for the image's files)."
+            )
         if line.startswith("KEEL-TOO-SMALL "):
             _, name, size, content = line.split()
             return DiskTooSmallError(
@@ -65,7 +83,7 @@ class RawDisk:
 
 
 @rule(desc="Make a raw disk", level=LogLevel.DEBUG)
-async def raw_disk(request: RawDiskRequest) -> RawDisk:
+async def raw_disk(request: RawDiskRequest, image: ImageSubsystem) -> RawDisk:
     imager = await Get(ImagerRoot)
     inputs = await Get(
         Digest,
@@ -83,6 +101,7 @@ async def raw_disk(request: RawDiskRequest) -> RawDisk:
         input_digest=await Get(Digest, MergeDigests([inputs, request.root.digest])),
         description=f"Make a {request.layout.size_mib} MiB disk with {len(request.layout.partitions)} partitions",
         source_date_epoch=request.root.source_date_epoch,
+        env=FrozenDict(image.assembly_env()),
         output_files=(RAW_NAME,),
     )
     ran = await Get(InRootResult, InRootProcess, process)

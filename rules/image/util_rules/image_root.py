@@ -56,6 +56,10 @@ class ImagePackagesError(TargetInputError):
     pass
 
 
+class ImageOwnersError(Exception):
+    pass
+
+
 class PostInstallError(TargetInputError):
     pass
 
@@ -346,6 +350,17 @@ async def image_root(request: ImageRootRequest) -> ImageRoot:
         raise ImagePackagesError(
             f"The `post_install` scripts of {request.address} need /bin/sh in the image, and "
             "none of its packages provides it: add a shell package to `packages`."
+        )
+    no_owners = re.search(rb"KEEL-NO-OWNERS (\S+)", result.stderr)
+    if result.exit_code != 0 and (no_owners or b"chown failed" in result.stdout + result.stderr):
+        what = f"the home of uid:gid {no_owners.group(1).decode()}" if no_owners else "a packaged file"
+        raise ImageOwnersError(
+            f"The image root of {request.address} cannot give {what} its owner: only root exists "
+            "where it is installed. keel runs as an ordinary user here, in a user namespace that "
+            "maps that user to root; for other owners the user needs a range of subordinate ids "
+            "(its lines in /etc/subuid and /etc/subgid, e.g. `usermod --add-subuids 100000-165535 "
+            "--add-subgids 100000-165535 USER` as root, and newuidmap/newgidmap), or build as "
+            "root. README: \"Running as an ordinary user\"."
         )
     failed_script = re.search(rb"KEEL-POST-FAILED (\d+)-\S+ (\d+)", result.stderr)
     if result.exit_code != 0 and failed_script:

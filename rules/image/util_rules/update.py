@@ -48,6 +48,7 @@ from rules.image.util_rules.cosi import (
     metadata_json,
     regions,
 )
+from rules.image.subsystems import ImageSubsystem
 from rules.image.util_rules.disk import MAKE_DISK_SCRIPT, too_small_error
 from rules.image.util_rules.image_root import ImagerRoot, ImageRoot
 from rules.image.util_rules.layout import MIB, DiskLayout
@@ -89,7 +90,7 @@ class UpdateParts:
 
 
 @rule(desc="Make the pieces of an update", level=LogLevel.DEBUG)
-async def update_parts(request: UpdatePartsRequest) -> UpdateParts:
+async def update_parts(request: UpdatePartsRequest, image: ImageSubsystem) -> UpdateParts:
     imager = await Get(ImagerRoot)
     layout = request.layout
     scripts = await Get(
@@ -111,6 +112,7 @@ async def update_parts(request: UpdatePartsRequest) -> UpdateParts:
         ),
         description=f"Make the filesystems of a {layout.size_mib} MiB A/B disk for an update",
         source_date_epoch=request.root.source_date_epoch,
+        env=FrozenDict(image.assembly_env()),
         output_files=("os-release", "packages.tsv"),
         output_directories=("parts",),
     )

@@ -8,6 +8,7 @@
 #                        (the sha256 of ARCHIVE), and never written again.
 #   KEEL_ROOT_ENV        names of the variables passed into the root; all others are cleared.
 #   KEEL_COMPRESS        with --pack: the command that compresses a tar stream.
+#   KEEL_TMP_MIB         the size of the command's private /tmp in MiB (default: the kernel's).
 #   KEEL_NAME_WORKER     1 on a remote execution worker: print "@@KEEL-WORKER <host name>" to
 #                        stderr first, for the build report.
 #
@@ -22,7 +23,8 @@
 # numeric owners, mtimes clamped to SOURCE_DATE_EPOCH), compressed by KEEL_COMPRESS, to OUT.
 #
 # As root the unpacked root keeps every owner; as an ordinary user, the root is unpacked and used
-# inside a user namespace that maps the user to root (unprivileged user namespaces are required).
+# inside a user namespace that maps the user to root (unprivileged user namespaces are required;
+# see "ns_args" below for the owners other than root).
 set -euo pipefail
 
 # The second half: overlay (unless read-only) + bubblewrap, in a private mount namespace, or as
@@ -30,12 +32,15 @@ set -euo pipefail
 inside() {
   local lower="$1" sandbox="$2" pack="$3"
   shift 4  # also drops "--"
-  local env_args=() name value root_bind bwrap_argv  # not `work`: the EXIT trap reads it
+  local env_args=() name value root_bind bwrap_argv tmp_args  # not `work`: the EXIT trap reads it
   for name in ${KEEL_ROOT_ENV:-}; do
     value="${!name-}"
     [ "$name" = PATH ] && value="$KEEL_ROOT_PATH"  # PATH out here is the host's
     env_args+=(--setenv "$name" "$value")
   done
+  # KEEL_TMP_MIB: the size of the private /tmp, a tmpfs (default: half the machine's memory).
+  tmp_args=(--tmpfs /tmp)
+  [ -z "${KEEL_TMP_MIB:-}" ] || tmp_args=(--size $((KEEL_TMP_MIB * 1048576)) --tmpfs /tmp)
   if [ "$pack" = --read-only ]; then
     root_bind=(--ro-bind "$lower" /)
   else
@@ -50,7 +55,7 @@ inside() {
   bwrap_argv=(
     bwrap --die-with-parent
     "${root_bind[@]}"
-    --dev /dev --proc /proc --tmpfs /tmp --tmpfs /var/tmp
+    --dev /dev --proc /proc "${tmp_args[@]}" --tmpfs /var/tmp
     --bind "$sandbox" /tmp/build --chdir /tmp/build
     --unshare-net --unshare-ipc --unshare-uts --unshare-pid --hostname keel
     --clearenv "${env_args[@]}"
@@ -92,6 +97,25 @@ fi
 
 roots="$(cd -P .keel/roots && pwd)"
 root="$roots/$root_id"
+# An ordinary user enters the root in a user namespace that maps it to root. With a range of
+# subordinate ids (its lines in /etc/subuid and /etc/subgid, and newuidmap/newgidmap), the range
+# maps to ids 1 and up (unshare --map-auto), so a root's files keep their owners and an image's
+# users can own their homes, as when run as root. Without one, only root exists in the namespace:
+# the root is unpacked with every file the user's (a separate unpack: ROOT_ID.one-owner), and a
+# command that gives a file another owner fails.
+ns_args=()
+unpack=()
+owner_args=(--same-owner)
+if [ "$EUID" != 0 ]; then
+  ns_args=(--map-root-user)
+  if unshare --map-auto --map-root-user true 2>/dev/null; then
+    ns_args=(--map-auto --map-root-user)
+    unpack=(unshare "${ns_args[@]}")
+  else
+    owner_args=(--no-same-owner)
+    root="$root.one-owner"
+  fi
+fi
 # The root's lock file: an unpack holds it exclusively; a run in the root holds it shared for as
 # long as any of its processes lives (bubblewrap and the command inherit fd 9), so
 # build-support/cache-clean, which removes a root only under an exclusive lock, never removes one
@@ -99,7 +123,7 @@ root="$roots/$root_id"
 # An unpack goes to ROOT_ID.partial and is renamed into place with the marker in it: a root
 # without .keel-complete is never used, and an interrupted unpack's leftovers are removed by the
 # next one.
-exec 9>"$roots/$root_id.lock"
+exec 9>"$root.lock"
 while :; do
   flock -s 9
   [ -e "$root/.keel-complete" ] && break
@@ -108,15 +132,13 @@ while :; do
   flock -u 9
   flock -x 9
   if [ ! -e "$root/.keel-complete" ]; then
-    rm -rf "$root.partial" "$root"
+    "${unpack[@]}" rm -rf "$root.partial" "$root"
     mkdir -p "$root.partial"
-    owner_args=(--same-owner)
-    [ "$EUID" = 0 ] || owner_args=(--no-same-owner)
     # /dev comes from bubblewrap; device nodes cannot be made without privileges.
     # tar stops at the end-of-archive blocks and may leave zstd writing the last padding into a
     # closed pipe (SIGPIPE, 141): only tar's status tells whether the root is complete.
     set +o pipefail
-    zstd -dc < "$archive" | tar -x -p --numeric-owner "${owner_args[@]}" --exclude='./dev/*' -C "$root.partial"
+    zstd -dc < "$archive" | "${unpack[@]}" tar -x -p --numeric-owner "${owner_args[@]}" --exclude='./dev/*' -C "$root.partial"
     statuses=("${PIPESTATUS[@]}")
     set -o pipefail
     case "${statuses[0]}" in
@@ -136,10 +158,10 @@ if [ "$pack" = --read-only ] && [ "$EUID" = 0 ]; then
 fi
 unshare_args=(--mount --propagation private)
 if [ "$EUID" != 0 ]; then
-  unshare_args+=(--map-root-user)
+  unshare_args+=("${ns_args[@]}")
   if ! unshare "${unshare_args[@]}" true 2>/dev/null; then
     echo "keel: cannot enter the build root: this user may not create user namespaces" \
-      "(unshare --map-root-user failed). Run as root, or allow unprivileged user namespaces" \
+      "(unshare ${ns_args[*]} failed). Run as root, or allow unprivileged user namespaces" \
       "(sysctl kernel.unprivileged_userns_clone=1, or user.max_user_namespaces > 0)." >&2
     exit 1
   fi

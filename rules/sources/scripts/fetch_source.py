@@ -52,8 +52,11 @@ def main(name, sha256, store, *candidates):
             os.unlink(partial)
             continue
         os.makedirs(store, exist_ok=True)
-        shutil.copyfile(partial, stored + ".partial")
-        os.replace(stored + ".partial", stored)
+        # A name of its own: another build may be storing the same file at the same time.
+        fd, copy = tempfile.mkstemp(dir=store, prefix=f"{sha256}.", suffix=".partial")
+        os.close(fd)
+        shutil.copyfile(partial, copy)
+        os.replace(copy, stored)
         os.replace(partial, name)
         return 0
     print(f"could not fetch {name} with sha256 {sha256}:", file=sys.stderr)

@@ -13,12 +13,15 @@
 #   files/reproducible.spec  `%global` lines that make rpmbuild's output reproducible
 #   root_provides.sh         prints the capabilities found in the root
 #   KEEL_BIN_SH              a shell to link /bin/sh to, or empty
-# Output: capabilities.txt, every capability the virtual package keel-seed-provides provides.
+# Output: /tmp/keel-out/capabilities.txt in the root, every capability the virtual package
+# keel-seed-provides provides (make_bootstrap.sh takes it out: as an ordinary user this hook runs
+# as a subordinate id that may not write to the sandbox).
 set -euo pipefail
 root="$1"
 top="$PWD"
 
-mkdir -p "$root/etc/rpm" "$root/etc/ld.so.conf.d" "$root/tmp/keel"
+mkdir -p "$root/etc/rpm" "$root/etc/ld.so.conf.d" "$root/tmp/keel" "$root/tmp/keel-out"
+capabilities="$root/tmp/keel-out/capabilities.txt"
 cp files/macros.keel "$root/etc/rpm/"
 cp files/keel-lib64.conf "$root/etc/ld.so.conf.d/"
 
@@ -69,12 +72,12 @@ cp root_provides.sh "$root/tmp/keel/"
 {
   chroot "$root" /bin/bash /tmp/keel/root_provides.sh
   cat files/provides.txt
-} | grep -v '[%[:cntrl:]]' | grep -E '^[[:alnum:]_/(]' | LC_ALL=C sort -u > capabilities.txt
+} | grep -v '[%[:cntrl:]]' | grep -E '^[[:alnum:]_/(]' | LC_ALL=C sort -u > "$capabilities"
 {
   cat files/reproducible.spec
   printf 'Name: keel-seed-provides\nVersion: 1\nRelease: 1\nLicense: NONE\nBuildArch: noarch\n'
   printf 'Summary: What the seed of this root provides\n'
-  sed 's/^/Provides: /' capabilities.txt
+  sed 's/^/Provides: /' "$capabilities"
   printf '%%description\nWhat the seed packages of this root provide, as RPM capabilities.\n%%files\n'
 } > "$root/tmp/keel/keel-seed-provides.spec"
 chroot "$root" rpmbuild -bb --quiet --define "_topdir /tmp/keel/top" /tmp/keel/keel-seed-provides.spec

@@ -22,5 +22,7 @@ names=$(IFS=,; echo "$*")
 # path does not reach the root.
 mmdebstrap --quiet --mode="$mode" --variant=custom --include="$names" \
   --customize-hook="cd \"$top\" && bash configure_root.sh \"\$1\"" \
+  --customize-hook="download /tmp/keel-out/capabilities.txt \"$top/capabilities.txt\"" \
+  --customize-hook='rm -rf "$1/tmp/keel-out"' \
   "$suite" - "deb [trusted=yes] copy://$top/debs ./" \
   | $KEEL_COMPRESS > root.tar.zst

@@ -85,7 +85,8 @@ case "${1:-}" in
       elif [ "$(sha256sum "$got" | cut -d' ' -f1)" != "$sum" ]; then
         problems+=("$name $version ($arch): sha256 $(sha256sum "$got" | cut -d' ' -f1), lock says $sum")
       else
-        cp "$got" "$cache/$sum.partial" && mv "$cache/$sum.partial" "$cache/$sum"
+        # A name of its own: another build may be storing the same package at the same time.
+        cp "$got" "$cache/$sum.partial.$$" && mv "$cache/$sum.partial.$$" "$cache/$sum"
         cp "$got" "$out/$filename"
       fi
     done < "$lock"
