@@ -1,7 +1,8 @@
 """An image depends on the rpm_package targets its `packages` name, on the stage that assembles
 it and on the rpm_repository targets its `repos` name, so Pants' graph runs spec -> RPM -> image
 (and toolchain -> image tools -> image).
-An rpm_repository, whose `packages` resolve as an image's do, depends on those targets too."""
+An rpm_repository and a package_set, whose `packages` resolve as an image's do, depend on those
+targets too; each depends on the package_sets it reaches, so a set's edit reaches its images."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +14,13 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from rules.image.subsystems import ImageSubsystem
-from rules.image.target_types import DiskImagePackagesField, ImageDependenciesField, ImageReposField
+from rules.image.target_types import (
+    DiskImagePackagesField,
+    ImageDependenciesField,
+    ImageReposField,
+    PackageSetDependenciesField,
+    PackageSetPackagesField,
+)
 from rules.image.util_rules.image_root import ImagePackageRoots, ImagePackageRootsRequest
 from rules.image.util_rules.repos import ImageRepos, ImageReposRequest
 from rules.rpm.repository_target_types import (
@@ -51,7 +58,9 @@ async def infer_image_dependencies(
         ),
         Get(ImageRepos, ImageReposRequest(field_set.address, tuple(field_set.repos.value or ()))),
     )
-    return InferredDependencies(sorted({*(p.address for p in named.roots), *imager, *repos.addresses}))
+    return InferredDependencies(
+        sorted({*(p.address for p in named.roots), *named.sets, *imager, *repos.addresses})
+    )
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,28 @@ async def infer_repository_dependencies(request: InferRepositoryDependencies) ->
         ImagePackageRoots,
         ImagePackageRootsRequest(field_set.address, tuple(field_set.packages.value or ())),
     )
-    return InferredDependencies(sorted({p.address for p in named.roots}))
+    return InferredDependencies(sorted({*(p.address for p in named.roots), *named.sets}))
+
+
+@dataclass(frozen=True)
+class PackageSetInferenceFieldSet(FieldSet):
+    required_fields = (PackageSetPackagesField, PackageSetDependenciesField)
+
+    packages: PackageSetPackagesField
+
+
+class InferPackageSetDependencies(InferDependenciesRequest):
+    infer_from = PackageSetInferenceFieldSet
+
+
+@rule(desc="Infer package_set dependencies from packages", level=LogLevel.DEBUG)
+async def infer_package_set_dependencies(request: InferPackageSetDependencies) -> InferredDependencies:
+    field_set = request.field_set
+    named = await Get(
+        ImagePackageRoots,
+        ImagePackageRootsRequest(field_set.address, tuple(field_set.packages.value or ())),
+    )
+    return InferredDependencies(sorted({*(p.address for p in named.roots), *named.sets}))
 
 
 def rules():
@@ -80,4 +110,5 @@ def rules():
         *collect_rules(),
         UnionRule(InferDependenciesRequest, InferImageDependencies),
         UnionRule(InferDependenciesRequest, InferRepositoryDependencies),
+        UnionRule(InferDependenciesRequest, InferPackageSetDependencies),
     ]

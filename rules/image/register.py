@@ -6,13 +6,22 @@ util_rules/update (update artifacts and COSI), goals/package.
 """
 from rules.image import dependency_inference
 from rules.image.goals import graph, package
-from rules.image.target_types import ContainerImageTarget, DiskImageTarget, IsoImageTarget, UpdateImageTarget
+from rules.image.target_types import (
+    ContainerImageTarget,
+    DiskImageTarget,
+    IsoImageTarget,
+    PackageSetTarget,
+    UpdateImageTarget,
+)
 from rules.image.util_rules import container, disk, image_root, iso, keyring, repos, update
 from rules.rpm import register as rpm
 
 
 def target_types():
-    return [DiskImageTarget, IsoImageTarget, ContainerImageTarget, UpdateImageTarget, *rpm.target_types()]
+    return [
+        DiskImageTarget, IsoImageTarget, ContainerImageTarget, UpdateImageTarget, PackageSetTarget,
+        *rpm.target_types(),
+    ]
 
 
 def rules():

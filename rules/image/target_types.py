@@ -57,9 +57,45 @@ class DiskImagePackagesField(StringSequenceField):
     help = help_text(
         """
         What to install: `rpm_package` addresses (all their binary packages, e.g.
-        `"//specs/kvtool"`) and binary package names (e.g. `"kv-conf"`). Their `Requires`, as far
-        as packages keel builds provide them, are installed too; a name nothing provides is an
-        error.
+        `"//specs/kvtool"`), `package_set` addresses (the packages the set names, in its order)
+        and binary package names (e.g. `"kv-conf"`), merged as an ordered union: each package
+        once, where it first appears. Their `Requires`, as far as packages keel builds provide
+        them, are installed too; a name nothing provides is an error.
+        """
+    )
+
+
+class PackageSetPackagesField(StringSequenceField):
+    alias = "packages"
+    required = True
+    help = help_text(
+        """
+        The set's packages, in order: `rpm_package` addresses, binary package names and other
+        `package_set` addresses (their packages where they are listed). The set is their ordered
+        union: each package once, where it first appears. A set that includes itself, directly
+        or through others, is an error naming the chain.
+        """
+    )
+
+
+class PackageSetDependenciesField(Dependencies):
+    help = help_text(
+        """
+        Inferred: the `rpm_package` targets whose packages the set names (through the sets it
+        includes too) and the sets it includes, so that `./pants dependents` and
+        `--changed-dependents` reach the images that use it.
+        """
+    )
+
+
+class PackageSetTarget(Target):
+    alias = "package_set"
+    core_fields = (*COMMON_TARGET_FIELDS, PackageSetPackagesField, PackageSetDependenciesField)
+    help = help_text(
+        """
+        A named, ordered set of packages that images and `rpm_repository` targets use by address
+        in their `packages` (e.g. `packages=["//images/core:system", "htop"]`), so that a family
+        of images, or a team's image on top of the common core, names its packages once.
         """
     )
 

@@ -33,8 +33,9 @@ class RpmRepositoryPackagesField(StringSequenceField):
     help = help_text(
         """
         What the repository holds: addresses of `rpm_package` targets (every binary RPM they
-        build) or package names (the rpm_package that builds or provides each), resolved in
-        the package graph of `[rpm].toolchain`, as an image's `packages` are.
+        build), addresses of `package_set` targets (what they name) or package names (the
+        rpm_package that builds or provides each), resolved in the package graph of
+        `[rpm].toolchain`, as an image's `packages` are.
         """
     )
 

@@ -25,6 +25,7 @@ from pants.engine.fs import (
 )
 from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import UnexpandedTargets
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
@@ -34,6 +35,7 @@ from rules.core.origin import TargetInputError
 from rules.core.subsystems import HostSettings
 from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.image.subsystems import ImageSubsystem
+from rules.image.target_types import PackageSetPackagesField, PackageSetTarget
 from rules.image.util_rules.accounts import Accounts
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
@@ -177,6 +179,70 @@ def _is_address(entry: str) -> bool:
     return "/" in entry or ":" in entry
 
 
+class PackageSetError(TargetInputError):
+    pass
+
+
+@dataclass(frozen=True)
+class PackageEntry:
+    """One package an image or a repository names, its `package_set`s expanded: an rpm_package
+    target or a binary package name, and whose `packages` field lists it (for messages)."""
+
+    address: Address | None
+    name: str | None
+    listed_by: Address
+
+
+@dataclass(frozen=True)
+class ExpandPackagesRequest:
+    address: Address  # the image, repository or package_set whose `packages` these are
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExpandedPackages:
+    entries: tuple[PackageEntry, ...]  # the ordered union
+    sets: tuple[Address, ...]  # every package_set reached
+
+
+@rule(desc="Expand package sets", level=LogLevel.DEBUG)
+async def expand_packages(request: ExpandPackagesRequest) -> ExpandedPackages:
+    """Depth first, in the order written: a set's packages stand where the set is listed, and a
+    package is kept where it first appears."""
+    found: dict[tuple[Address | None, str | None], PackageEntry] = {}
+    sets: dict[Address, None] = {}
+    # (whose field, its remaining entries, the chain of sets that led there)
+    stack = [(request.address, list(request.packages), (request.address,))]
+    while stack:
+        owner, pending, chain = stack[-1]
+        if not pending:
+            stack.pop()
+            continue
+        entry = pending.pop(0)
+        if not _is_address(entry):
+            found.setdefault((None, entry), PackageEntry(None, entry, owner))
+            continue
+        addresses = await Get(
+            Addresses,
+            UnparsedAddressInputs([entry], owning_address=owner, description_of_origin=f"the `packages` of {owner}"),
+        )
+        targets = await Get(UnexpandedTargets, Addresses, addresses)
+        for target in targets:
+            if not isinstance(target, PackageSetTarget):
+                found.setdefault((target.address, None), PackageEntry(target.address, None, owner))
+                continue
+            if target.address in chain:
+                loop = " -> ".join(str(a) for a in (*chain[chain.index(target.address):], target.address))
+                raise PackageSetError(
+                    f"The `packages` field of {owner} lists {target.address}, which includes it: "
+                    f"{loop}. Remove one of these entries.",
+                    owner=owner,
+                )
+            sets[target.address] = None
+            stack.append((target.address, list(target[PackageSetPackagesField].value or ()), (*chain, target.address)))
+    return ExpandedPackages(tuple(found.values()), tuple(sets))
+
+
 @dataclass(frozen=True)
 class ImagePackageRootsRequest:
     address: Address
@@ -191,6 +257,7 @@ class ImagePackageRoots:
     graph: RpmPackageGraph
     toolchain: Address
     roots: tuple[Provider, ...]
+    sets: tuple[Address, ...] = ()  # the package_sets it reached
 
 
 @rule(desc="Resolve the packages an image names", level=LogLevel.DEBUG)
@@ -199,40 +266,39 @@ async def image_package_roots(request: ImagePackageRootsRequest, rpm: RpmSubsyst
         Addresses,
         UnparsedAddressInputs([rpm.toolchain], owning_address=None, description_of_origin="`[rpm].toolchain`"),
     )
-    graph = await Get(RpmPackageGraph, RpmPackageGraphRequest(toolchain[0]))
-    address_entries = [e for e in request.packages if _is_address(e)]
-    resolved = await MultiGet(
-        Get(
-            Addresses,
-            UnparsedAddressInputs(
-                [entry], owning_address=request.address, description_of_origin=f"the `packages` of {request.address}"
-            ),
-        )
-        for entry in address_entries
+    graph, expanded = await MultiGet(
+        Get(RpmPackageGraph, RpmPackageGraphRequest(toolchain[0])),
+        Get(ExpandedPackages, ExpandPackagesRequest(request.address, request.packages)),
     )
+
+    def origin(entry: PackageEntry) -> str:
+        used = f" (a package_set {request.address} uses)" if entry.listed_by != request.address else ""
+        return f"The `packages` field of {entry.listed_by}{used}"
+
     roots: list[Provider] = []
-    for entry, addresses in zip(address_entries, resolved):
-        for address in addresses:
-            if address in graph.unreadable:
-                graph.info(address)  # raises its spec's error
-            if address not in graph.infos:
+    for entry in expanded.entries:
+        if entry.address is not None:
+            if entry.address in graph.unreadable:
+                graph.info(entry.address)  # raises its spec's error
+            if entry.address not in graph.infos:
                 raise ImagePackagesError(
-                    f"The `packages` field of {request.address} lists {entry}, which is not an "
-                    f"rpm_package target built in {toolchain[0]} (`[rpm].toolchain`), where "
-                    "images take their packages from."
+                    f"{origin(entry)} lists {entry.address}, which is not an rpm_package target "
+                    f"built in {toolchain[0]} (`[rpm].toolchain`), where images take their "
+                    "packages from, nor a package_set.",
+                    owner=entry.listed_by,
                 )
-            roots.extend(Provider(address, p.name) for p in graph.infos[address].packages)
-    origin = f"The `packages` field of {request.address}"
-    for name in (e for e in request.packages if not _is_address(e)):
-        provider = graph.provider_of(name, origin)
+            roots.extend(Provider(entry.address, p.name) for p in graph.infos[entry.address].packages)
+            continue
+        provider = graph.provider_of(entry.name, origin(entry))
         if provider is None:
             raise ImagePackagesError(
-                f"{origin} lists {name!r}, but no rpm_package "
+                f"{origin(entry)} lists {entry.name!r}, but no rpm_package "
                 "builds or provides it. Check the name (`./pants list ::` shows the targets), or "
-                "add a spec that provides it." + graph.unreadable_note
+                "add a spec that provides it." + graph.unreadable_note,
+                owner=entry.listed_by,
             )
         roots.append(provider)
-    return ImagePackageRoots(graph, toolchain[0], tuple(roots))
+    return ImagePackageRoots(graph, toolchain[0], tuple(dict.fromkeys(roots)), expanded.sets)
 
 
 @rule(desc="Resolve an image's packages", level=LogLevel.DEBUG)
