@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pants.engine.addresses import Addresses, UnparsedAddressInputs
+from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import FieldSet, InferDependenciesRequest, InferredDependencies
 from pants.engine.unions import UnionRule
@@ -63,6 +63,12 @@ async def infer_image_dependencies(
     )
 
 
+async def packages_dependencies(address: Address, packages: tuple[str, ...] | None) -> InferredDependencies:
+    """What a repository's or a set's `packages` name: the rpm_package targets and the sets."""
+    named = await Get(ImagePackageRoots, ImagePackageRootsRequest(address, tuple(packages or ())))
+    return InferredDependencies(sorted({*(p.address for p in named.roots), *named.sets}))
+
+
 @dataclass(frozen=True)
 class RepositoryInferenceFieldSet(FieldSet):
     required_fields = (RpmRepositoryPackagesField, RpmRepositoryDependenciesField)
@@ -76,12 +82,7 @@ class InferRepositoryDependencies(InferDependenciesRequest):
 
 @rule(desc="Infer rpm_repository dependencies from packages", level=LogLevel.DEBUG)
 async def infer_repository_dependencies(request: InferRepositoryDependencies) -> InferredDependencies:
-    field_set = request.field_set
-    named = await Get(
-        ImagePackageRoots,
-        ImagePackageRootsRequest(field_set.address, tuple(field_set.packages.value or ())),
-    )
-    return InferredDependencies(sorted({*(p.address for p in named.roots), *named.sets}))
+    return await packages_dependencies(request.field_set.address, request.field_set.packages.value)
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,7 @@ class InferPackageSetDependencies(InferDependenciesRequest):
 
 @rule(desc="Infer package_set dependencies from packages", level=LogLevel.DEBUG)
 async def infer_package_set_dependencies(request: InferPackageSetDependencies) -> InferredDependencies:
-    field_set = request.field_set
-    named = await Get(
-        ImagePackageRoots,
-        ImagePackageRootsRequest(field_set.address, tuple(field_set.packages.value or ())),
-    )
-    return InferredDependencies(sorted({*(p.address for p in named.roots), *named.sets}))
+    return await packages_dependencies(request.field_set.address, request.field_set.packages.value)
 
 
 def rules():

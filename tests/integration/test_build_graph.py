@@ -25,6 +25,7 @@ from tests.integration.chain_workspace import (
 )
 
 OTHER_IMAGE = "images/other:disk"
+PACKAGE_SET = "sets:extra"
 STAGES = {"toolchain:bootstrap", "toolchain:official", "toolchain:imager"}
 
 
@@ -41,8 +42,10 @@ def test_changed_since_selects_what_a_change_reaches(tmp_path: Path) -> None:
         {
             "images/greeter/BUILD": image_build().replace(")\n", ', files={"/etc/motd": "motd"})\n'),
             "images/greeter/motd": "welcome to greeter\n",
+            # Its packages through a package_set defined elsewhere.
+            "sets/BUILD": 'package_set(name="extra", packages=["other"])\n',
             "images/other/BUILD": (
-                'disk_image(name="disk", format="raw", size="64M", packages=["other"], '
+                'disk_image(name="disk", format="raw", size="64M", packages=["//sets:extra"], '
                 'files={"/etc/motd": "motd"})\n'
             ),
             "images/other/motd": "welcome to other\n",
@@ -59,12 +62,14 @@ def test_changed_since_selects_what_a_change_reaches(tmp_path: Path) -> None:
     assert lines("dependencies", "--transitive", IMAGE) == {
         LIBRARY, PROGRAM, TOOLCHAIN, *STAGES,
     }
+    assert lines("dependencies", OTHER_IMAGE) == {PACKAGE_SET, OTHER, "toolchain:imager"}
+    assert lines("dependencies", PACKAGE_SET) == {OTHER}
     assert lines("dependencies", "specs/greet") == {LIBRARY, TOOLCHAIN, "toolchain:official"}
     assert lines("dependents", "specs/libgreet") == {PROGRAM}
     assert lines("dependents", "--transitive", "specs/libgreet") == {PROGRAM, IMAGE}
     # A toolchain package: its stage, and through it everything built in that root.
     assert lines("dependents", "--transitive", "specs/tc-marker") >= {
-        "toolchain:official", LIBRARY, PROGRAM, OTHER, IMAGE, OTHER_IMAGE,
+        "toolchain:official", LIBRARY, PROGRAM, OTHER, PACKAGE_SET, IMAGE, OTHER_IMAGE,
     }
 
     def changed() -> set[str]:
@@ -81,10 +86,17 @@ def test_changed_since_selects_what_a_change_reaches(tmp_path: Path) -> None:
     (ws.root / "images/other/motd").write_text("edited\n")
     assert changed() == {OTHER_IMAGE}
 
+    # A package set: the set and the images that use it.
+    sets = ws.root / "sets/BUILD"
+    sets.write_text(sets.read_text().replace('["other"]', '["other", "greet"]'))
+    assert changed() == {PACKAGE_SET, OTHER_IMAGE}
+
     # A package of the toolchain stage: the stage and everything built in it, images included.
     marker = ws.root / "specs/tc-marker/tc-marker.spec"
     marker.write_text(marker.read_text().replace("Stands in", "Still stands in"))
-    assert changed() == {TOOLCHAIN, "toolchain:official", LIBRARY, PROGRAM, OTHER, IMAGE, OTHER_IMAGE}
+    assert changed() == {
+        TOOLCHAIN, "toolchain:official", LIBRARY, PROGRAM, OTHER, PACKAGE_SET, IMAGE, OTHER_IMAGE,
+    }
 
 
 def test_rpm_graph_draws_specs_packages_stages_and_images(tmp_path: Path) -> None:
