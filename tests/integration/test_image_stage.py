@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 from tests.image.cosi_schema import cosi_file_problems
+from tests.image.spdx_check import spdx_problems
 from tests.integration.image_workspace import FILES
 from tests.integration.signing_key import export_key, kill_agent, make_key, signing_env
 from tests.pants_workspace import Workspace
@@ -118,6 +119,10 @@ def test_disk_images_are_valid_share_one_disk_and_are_reproducible(tmp_path: Pat
     # sources each was built from.
     sbom = json.loads(Path(f"{vhdx}.spdx.json").read_text())
     assert sbom["spdxVersion"] == "SPDX-2.3" and sbom["documentNamespace"].startswith("urn:uuid:")
+    # Every image's SBOM, as the SPDX project's validator sees it.
+    sboms = sorted(out.parent.glob("*.spdx.json"))
+    assert len(sboms) == len(targets)
+    assert {p.name: spdx_problems(p) for p in sboms} == {p.name: [] for p in sboms}
     packages = {p["name"]: p for p in sbom["packages"]}
     assert packages["greeter.vhdx"]["checksums"] == [{"algorithm": "SHA256", "checksumValue": sha256(vhdx)}]
     assert {n for n in packages if not n.startswith("greeter") and "." not in n} == {"greet", "greet-data", "libgreet", "testshell"}

@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+from tests.image.spdx_check import spdx_problems
 from tests.integration.chain_workspace import (
     IMAGE,
     LIB_SPEC,
@@ -81,7 +82,9 @@ def test_a_published_repository_seeds_the_package_stage(tmp_path: Path) -> None:
     dist = ws.root / "dist"
     assert sha256(next(dist.glob(f"RPMS/*/{other_rpm}"))) == manifest["Signatures"][other_rpm]
     assert not list(dist.glob("SRPMS/*")), "a seed holds binary RPMs only"
-    sbom = json.loads(next(dist.glob("images/greeter/*.spdx.json")).read_text())
+    sbom_path = next(dist.glob("images/greeter/*.spdx.json"))
+    assert spdx_problems(sbom_path) == []
+    sbom = json.loads(sbom_path.read_text())
     in_image = {p["name"]: p["checksums"][0]["checksumValue"] for p in sbom["packages"]}
     assert in_image["greet"] == manifest["Signatures"][greet_rpm]
 
