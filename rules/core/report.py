@@ -51,7 +51,7 @@ _PHRASE = {
 
 @dataclass(frozen=True)
 class BuildReportEntryRequest:
-    kind: str  # "rpm", "image" or "repository"
+    kind: str  # "rpm", "image", "repository", or "root": the base's root a layered image was installed on
     target: str
     outputs: tuple[str, ...]
     # Part of equality on purpose, unlike in ProcessResult: the engine keeps one node per equal
@@ -117,7 +117,7 @@ def summary(outputs: list[dict], path: str) -> str:
 
     kinds = [
         count(n, noun)
-        for kind, noun in (("rpm", "RPM"), ("image", "image"), ("repository", "repository"))
+        for kind, noun in (("rpm", "RPM"), ("image", "image"), ("repository", "repository"), ("root", "base root"))
         if (n := sum(o["kind"] == kind for o in outputs))
     ]
     how = [

@@ -1,6 +1,6 @@
-"""An image depends on the rpm_package targets its `packages` name, on the stage that assembles
-it and on the rpm_repository targets its `repos` name, so Pants' graph runs spec -> RPM -> image
-(and toolchain -> image tools -> image).
+"""An image depends on the rpm_package targets its `packages` name, on its `base` image, on the
+stage that assembles it and on the rpm_repository targets its `repos` name, so Pants' graph runs
+spec -> RPM -> image (and toolchain -> image tools -> image, base image -> image).
 An rpm_repository and a package_set, whose `packages` resolve as an image's do, depend on those
 targets too; each depends on the package_sets it reaches, so a set's edit reaches its images."""
 from __future__ import annotations
@@ -17,12 +17,12 @@ from rules.image.subsystems import ImageSubsystem
 from rules.image.target_types import (
     DiskImagePackagesField,
     ImageDependenciesField,
-    ImageReposField,
     PackageSetDependenciesField,
     PackageSetPackagesField,
 )
 from rules.image.util_rules.image_root import ImagePackageRoots, ImagePackageRootsRequest
 from rules.image.util_rules.repos import ImageRepos, ImageReposRequest
+from rules.image.util_rules.settings import ImageSettings, ImageSettingsRequest
 from rules.rpm.repository_target_types import (
     RpmRepositoryDependenciesField,
     RpmRepositoryPackagesField,
@@ -33,9 +33,6 @@ from rules.rpm.repository_target_types import (
 class ImageInferenceFieldSet(FieldSet):
     required_fields = (DiskImagePackagesField, ImageDependenciesField)
 
-    packages: DiskImagePackagesField
-    repos: ImageReposField
-
 
 class InferImageDependencies(InferDependenciesRequest):
     infer_from = ImageInferenceFieldSet
@@ -45,18 +42,17 @@ class InferImageDependencies(InferDependenciesRequest):
 async def infer_image_dependencies(
     request: InferImageDependencies, image: ImageSubsystem
 ) -> InferredDependencies:
-    field_set = request.field_set
-    # The same resolution the build uses: an unknown name or two providers fail here too.
-    named = await Get(
-        ImagePackageRoots,
-        ImagePackageRootsRequest(field_set.address, tuple(field_set.packages.value or ())),
-    )
+    address = request.field_set.address
+    # The same resolution the build uses: an unknown name or two providers fail here too. The
+    # base's packages are the image's too (it reaches the base as it reaches a package_set).
+    settings = await Get(ImageSettings, ImageSettingsRequest(address))
+    named = await Get(ImagePackageRoots, ImagePackageRootsRequest(address, settings.packages))
     imager, repos = await MultiGet(
         Get(
             Addresses,
             UnparsedAddressInputs([image.toolchain], owning_address=None, description_of_origin="`[image].toolchain`"),
         ),
-        Get(ImageRepos, ImageReposRequest(field_set.address, tuple(field_set.repos.value or ()))),
+        Get(ImageRepos, ImageReposRequest(address, settings.repos)),
     )
     return InferredDependencies(
         sorted({*(p.address for p in named.roots), *named.sets, *imager, *repos.addresses})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pants.option.option_types import EnumOption, IntOption, StrOption
+from pants.option.option_types import BoolOption, EnumOption, IntOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import help_text
 
@@ -50,6 +50,23 @@ class ImageSubsystem(Subsystem):
             root's /tmp). 0: the kernel's default for a tmpfs, half the machine's memory. A
             disk whose files (and, with `assembly = "memory"`, filesystem images) need more
             fails before it starts, saying how much it needs.
+            """
+        ),
+    )
+
+    layered_roots = BoolOption(
+        default=True,
+        help=help_text(
+            """
+            Install an image with a `base` on the base's installed root: unpack it, install
+            only the RPMs the base lacks, then the image's own users, groups, files and
+            `post_install` scripts. The base's root is installed once and every image on it
+            reuses it (from the cache). `False`: install every image's packages into an empty
+            root. The two roots hold the same files with the same owners, modes and contents,
+            except the rpm database and the account files, whose order follows the order of
+            installation (README, "Teams: your packages on keel core"). Not layered either way:
+            an image or base with `rpm_db=False` (rpm needs the base's database), or whose
+            base holds an RPM the image does not.
             """
         ),
     )

@@ -13,7 +13,6 @@ from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     AsyncFieldMixin,
-    BoolField,
     Dependencies,
     DictStringToStringField,
     Field,
@@ -24,6 +23,7 @@ from pants.engine.target import (
     StringField,
     StringSequenceField,
     Target,
+    TriBoolField,
 )
 from pants.source.filespec import Filespec
 from pants.util.frozendict import FrozenDict
@@ -53,16 +53,53 @@ DEFAULT_PARTITIONS = (
 
 class DiskImagePackagesField(StringSequenceField):
     alias = "packages"
-    required = True
     help = help_text(
         """
         What to install: `rpm_package` addresses (all their binary packages, e.g.
         `"//specs/kvtool"`), `package_set` addresses (the packages the set names, in its order)
         and binary package names (e.g. `"kv-conf"`), merged as an ordered union: each package
         once, where it first appears. Their `Requires`, as far as packages keel builds provide
-        them, are installed too; a name nothing provides is an error.
+        them, are installed too; a name nothing provides is an error. With a `base`, the base's
+        packages come first. An image needs `packages`, a `base`, or both.
         """
     )
+
+
+class ImageBaseField(StringField):
+    # What `base` does to each field: util_rules/settings.py does what this help says.
+    alias = "base"
+    help = help_text(
+        """
+        The address of an image this one builds on (any image kind, e.g.
+        `"//images/core:vhdx"`): a team's image says "core, plus these" without repeating
+        core's definition. What the image inherits:
+
+        - `packages`: the base's first, then the image's own (an ordered union: a package the
+          base has stays where the base has it);
+
+        - `users`, `groups` (by name) and `files` (by path in the image): merged; the same name
+          or path with different values in the base and the image is an error naming both
+          targets;
+
+        - `post_install` and `repos`: the base's first, then the image's own;
+
+        - every other field the image's kind has (`hostname`, `rpm_db`, `format`, `size`,
+          `partitions`, `ab_slots`, `kernel_cmdline`, `volume_id`): the image's value when it
+          sets one, else the base's (through its own `base`), else the field's default.
+          `output_path` is not inherited.
+
+        A base that leads back to the image (through other bases) is an error naming the chain.
+        The image is installed on the base's installed root (`[image].layered_roots`), and a
+        container on a container has the base's layers under its own. `./pants peek` shows the
+        fields as written; the build uses the merged ones.
+        """
+    )
+
+
+def image_package_entries(base: str | None, packages: Iterable[str] | None) -> tuple[str, ...]:
+    """An image's `packages` with its base in front: a base image stands, in the expansion of
+    packages, for its own packages (rules/image/util_rules/image_root.py: expand_packages)."""
+    return (*((base,) if base else ()), *(packages or ()))
 
 
 class PackageSetPackagesField(StringSequenceField):
@@ -102,31 +139,33 @@ class PackageSetTarget(Target):
 
 class DiskImageFormatField(StringField):
     alias = "format"
-    default = "vhdx"
+    fallback = "vhdx"  # without a value here or in a base (a None default tells them apart)
     valid_choices = FORMATS
     help = help_text(
         """
         The file format: `vhdx` (dynamic, Hyper-V), `vhd` (fixed, Azure: the size must be a
         whole number of MiB), `raw` or `qcow2`. Images with the same packages and settings share
-        the installed root and the raw disk: only the last conversion differs.
+        the installed root and the raw disk: only the last conversion differs. Default: the
+        `base`'s, else `vhdx`.
         """
     )
 
 
 class DiskImageSizeField(StringField):
     alias = "size"
-    default = "256M"
+    fallback = "256M"
     help = help_text(
         """
         The size of the disk, in MiB (`M`) or GiB (`G`), e.g. `"256M"`, `"2G"`. It must hold the
-        GPT and every partition.
+        GPT and every partition. Default: the `base`'s, else `256M`.
         """
     )
 
 
 class DiskImagePartitionsField(Field):
     alias = "partitions"
-    default = DEFAULT_PARTITIONS
+    default = None
+    fallback = DEFAULT_PARTITIONS
     help = help_text(
         f"""
         The GPT partitions, in disk order, as dicts with the keys {", ".join(PARTITION_KEYS)}:
@@ -138,8 +177,8 @@ class DiskImagePartitionsField(Field):
         - `type`: `esp`, `linux`, or a partition type GUID;
         - `mount`: where its files are in the root; exactly one partition mounts `/`.
 
-        Default: an EFI system partition (vfat, 32 MiB, `/boot/efi`) and a root partition (ext4,
-        the rest). Filesystems are made from directories (`mkfs.ext4 -d`, `mkfs.vfat` + mtools):
+        Default: the `base`'s, else an EFI system partition (vfat, 32 MiB, `/boot/efi`) and a
+        root partition (ext4, the rest). Filesystems are made from directories (`mkfs.ext4 -d`, `mkfs.vfat` + mtools):
         no loop device, no mount, no root.
         """
     )
@@ -147,8 +186,8 @@ class DiskImagePartitionsField(Field):
     @classmethod
     def compute_value(cls, raw_value: Any, address: Address) -> tuple[FrozenDict[str, str], ...]:
         value = super().compute_value(raw_value, address)
-        if value is DEFAULT_PARTITIONS:
-            return value
+        if value is None:
+            return None
         if not isinstance(value, Iterable) or isinstance(value, (str, dict)):
             raise InvalidFieldTypeException(address, cls.alias, raw_value, expected_type="a list of dicts")
         partitions = []
@@ -169,9 +208,9 @@ class DiskImagePartitionsField(Field):
         return tuple(partitions)
 
 
-class DiskImageAbSlotsField(BoolField):
+class DiskImageAbSlotsField(TriBoolField):
     alias = "ab_slots"
-    default = False
+    fallback = False
     help = help_text(
         """
         Two root slots for image-based updates (A/B). The partition that mounts `/` gets the GPT
@@ -181,35 +220,36 @@ class DiskImageAbSlotsField(BoolField):
         holds the boot state, `keel/slot` (the active slot, `a` when built) and, while an
         update is on trial, `keel/try`. keel core's initramfs boots the slot they name and falls
         back to the active slot when a trial boot fails; `keel-update` writes updates made by
-        `update_image` targets.
+        `update_image` targets. Default: the `base`'s, else `False`.
         """
     )
 
 
 class DiskImageHostnameField(StringField):
     alias = "hostname"
-    default = "keel"
-    help = "The system's host name, written to /etc/hostname."
+    fallback = "keel"
+    help = "The system's host name, written to /etc/hostname. Default: the `base`'s, else `keel`."
 
 
 class DiskImageKernelCmdlineField(StringField):
     alias = "kernel_cmdline"
-    default = "console=ttyS0 root=PARTLABEL=root rw"
+    fallback = "console=ttyS0 root=PARTLABEL=root rw"
     help = help_text(
         """
         The kernel command line, written to /etc/kernel/cmdline, where a kernel package's
-        scripts or a boot loader take it from.
+        scripts or a boot loader take it from. Default: the `base`'s, else
+        `console=ttyS0 root=PARTLABEL=root rw`.
         """
     )
 
 
-class DiskImageRpmDbField(BoolField):
+class DiskImageRpmDbField(TriBoolField):
     alias = "rpm_db"
-    default = True
+    fallback = True
     help = help_text(
         """
         Keep the rpm database in the image (/var/lib/rpm). `False` drops it, like Azure Linux's
-        `RemoveRpmDb`.
+        `RemoveRpmDb`. Default: the `base`'s, else `True`.
         """
     )
 
@@ -332,6 +372,7 @@ class ImageReposField(StringSequenceField):
 
 # What every image kind holds: a system of packages, accounts, files and scripts.
 SYSTEM_FIELDS = (
+    ImageBaseField,
     DiskImagePackagesField,
     ImageDependenciesField,
     DiskImageHostnameField,
@@ -356,7 +397,33 @@ class DiskImageOutputPathField(StringField):
     )
 
 
-class DiskImageTarget(Target):
+class ImageTarget(Target):
+    """What every image kind checks when its BUILD file is read."""
+
+    def validate(self) -> None:
+        if not self[ImageBaseField].value and not self[DiskImagePackagesField].value:
+            raise InvalidTargetException(
+                f"{self.address} has neither `packages` nor a `base`: name what to install, "
+                "e.g. `packages=[\"//images/core:base\"]`, or an image to build on, e.g. "
+                "`base=\"//images/core:vhdx\"`."
+            )
+
+    def own_or_fallback(self, field: type[Field]) -> Any:
+        """A field's value as written, else its default (for checks of images without a base;
+        an image with one is checked with the merged values, util_rules/settings.py)."""
+        value = self[field].value
+        return field.fallback if value is None else value
+
+
+def check_disk_fields(address: Address, size: str, partitions, ab_slots: bool) -> None:
+    """The layout checks of a disk image, raised as InvalidLayoutError."""
+    check_layout(address, size, partitions)
+    if ab_slots:
+        check_ab_boot(address, partitions)
+        ab_slot_partitions(address, size, partitions)
+
+
+class DiskImageTarget(ImageTarget):
     alias = "disk_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
@@ -377,13 +444,17 @@ class DiskImageTarget(Target):
     )
 
     def validate(self) -> None:
+        super().validate()
+        if self[ImageBaseField].value:
+            return
         # The layout is checked when the BUILD file is read, by the code that computes it.
         try:
-            size, partitions = self[DiskImageSizeField].value, self[DiskImagePartitionsField].value
-            check_layout(self.address, size, partitions)
-            if self[DiskImageAbSlotsField].value:
-                check_ab_boot(self.address, partitions)
-                ab_slot_partitions(self.address, size, partitions)
+            check_disk_fields(
+                self.address,
+                self.own_or_fallback(DiskImageSizeField),
+                self.own_or_fallback(DiskImagePartitionsField),
+                self.own_or_fallback(DiskImageAbSlotsField),
+            )
         except InvalidLayoutError as e:
             raise InvalidTargetException(str(e)) from e
 
@@ -399,7 +470,7 @@ class ContainerImageOutputPathField(StringField):
     )
 
 
-class ContainerImageTarget(Target):
+class ContainerImageTarget(ImageTarget):
     alias = "container_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
@@ -418,12 +489,14 @@ class ContainerImageTarget(Target):
 
 class IsoVolumeIdField(StringField):
     alias = "volume_id"
-    default = "KEEL"
-    help = "The ISO 9660 volume id (label), up to 32 characters."
+    fallback = "KEEL"
+    help = "The ISO 9660 volume id (label), up to 32 characters. Default: the `base`'s, else `KEEL`."
 
     @classmethod
-    def compute_value(cls, raw_value: str | None, address: Address) -> str:
+    def compute_value(cls, raw_value: str | None, address: Address) -> str | None:
         value = super().compute_value(raw_value, address)
+        if value is None:
+            return None
         if not value or len(value) > 32:
             raise InvalidFieldException(
                 f"The `{cls.alias}` field of {address} is {value!r}; an ISO 9660 volume id has 1 to "
@@ -442,7 +515,7 @@ class IsoImageOutputPathField(StringField):
     )
 
 
-class IsoImageTarget(Target):
+class IsoImageTarget(ImageTarget):
     alias = "iso_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
@@ -471,7 +544,7 @@ class UpdateImageOutputPathField(StringField):
     )
 
 
-class UpdateImageTarget(Target):
+class UpdateImageTarget(ImageTarget):
     alias = "update_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
@@ -497,7 +570,12 @@ class UpdateImageTarget(Target):
     )
 
     def validate(self) -> None:
+        super().validate()
+        if self[ImageBaseField].value:
+            return
         try:
-            ab_slot_partitions(self.address, self[DiskImageSizeField].value, self[DiskImagePartitionsField].value)
+            ab_slot_partitions(
+                self.address, self.own_or_fallback(DiskImageSizeField), self.own_or_fallback(DiskImagePartitionsField)
+            )
         except InvalidLayoutError as e:
             raise InvalidTargetException(str(e)) from e

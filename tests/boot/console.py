@@ -19,9 +19,11 @@ PROMPT = b"core:/# "
 class SerialConsole:
     """A QEMU machine whose first serial port is this object's stdin and stdout."""
 
-    def __init__(self, tmp_path: Path, *drive: str, reboot: bool = False) -> None:
+    def __init__(self, tmp_path: Path, *drive: str, reboot: bool = False, prompt: bytes = PROMPT) -> None:
         """`drive`: QEMU's options for the disks. Without `reboot`, a reset (reboot, panic) ends
-        QEMU (-no-reboot); with it, QEMU resets the machine as hardware would."""
+        QEMU (-no-reboot); with it, QEMU resets the machine as hardware would. `prompt`: the
+        shell's (it starts with the host name)."""
+        self.prompt = prompt
         vars_copy = tmp_path / "OVMF_VARS.fd"
         shutil.copyfile(OVMF_VARS, vars_copy)
         self.log = tmp_path / "console.log"
@@ -66,8 +68,8 @@ class SerialConsole:
     def run(self, command: str, timeout: float = 60) -> str:
         """Type a command at the shell prompt; its output, without the echoed command line."""
         self.type(command)
-        text = self.expect(re.escape(PROMPT), timeout).decode(errors="replace")
-        return text.split("\n", 1)[1].rsplit(PROMPT.decode(), 1)[0].replace("\r", "")
+        text = self.expect(re.escape(self.prompt), timeout).decode(errors="replace")
+        return text.split("\n", 1)[1].rsplit(self.prompt.decode(), 1)[0].replace("\r", "")
 
     def close(self) -> None:
         if self.qemu.poll() is None:

@@ -32,6 +32,7 @@ from rules.core.host_tools import HostTools, HostToolsRequest
 from rules.core.subsystems import HostSettings
 from rules.image.subsystems import ImageSubsystem
 from rules.image.target_types import DiskImagePackagesField
+from rules.image.util_rules.settings import ImageSettings, ImageSettingsRequest
 from rules.image.util_rules.image_root import (
     ImagePackageRoots,
     ImagePackageRootsRequest,
@@ -170,7 +171,8 @@ async def graph_entry(request: GraphEntryRequest, image: ImageSubsystem) -> Grap
         unresolved = []
         # Entry by entry: a name nothing provides is marked in the picture (building the image
         # fails on it with the same words), and the rest of the image is still drawn.
-        for entry in target[DiskImagePackagesField].value or ():
+        settings = await Get(ImageSettings, ImageSettingsRequest(address))
+        for entry in settings.packages:
             try:
                 named = await Get(ImagePackageRoots, ImagePackageRootsRequest(address, (entry,)))
             except ImagePackagesError:

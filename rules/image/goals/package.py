@@ -1,6 +1,7 @@
 """`./pants package` on a disk_image: packages -> root -> raw disk -> the format, into dist/."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from pants.engine.fs import (
     DigestEntries,
     FileContent,
     FileEntry,
-    MergeDigests,
+    DigestSubset,
     PathGlobs,
 )
 from pants.engine.process import ProcessResultMetadata
@@ -21,26 +22,17 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from rules.core.dependency_rules import check_dependency_rules
 from rules.core.origin import TargetInputError, naming_build_file
 from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.image.target_types import (
-    DiskImageAbSlotsField,
-    DiskImageFilesField,
-    DiskImageGroupsField,
-    DiskImagePostInstallField,
-    DiskImageUsersField,
-    IsoImageOutputPathField,
-    IsoVolumeIdField,
     ContainerImageOutputPathField,
+    ContainerImageTarget,
     DiskImageFormatField,
-    DiskImageHostnameField,
-    DiskImageKernelCmdlineField,
     DiskImageOutputPathField,
     DiskImagePackagesField,
-    DiskImagePartitionsField,
-    DiskImageRpmDbField,
-    DiskImageSizeField,
-    ImageReposField,
+    IsoImageOutputPathField,
+    IsoVolumeIdField,
     UpdateImageOutputPathField,
 )
 from rules.image.util_rules.disk import ConvertDiskRequest, ConvertedDisk, RawDisk, RawDiskRequest
@@ -50,14 +42,24 @@ from rules.image.util_rules.image_root import (
     ImageRoot,
     ImageRootRequest,
 )
-from rules.image.util_rules.accounts import accounts
-from rules.image.util_rules.container import LAYOUT_NAME, ROOTFS_NAME, OciImage, OciImageRequest
+from rules.image.subsystems import ImageSubsystem
+from rules.image.util_rules.accounts import Accounts, accounts
+from rules.image.util_rules.container import (
+    LAYOUT_NAME,
+    ROOTFS_NAME,
+    LayerDiffRequest,
+    LayerTar,
+    OciImage,
+    OciImageRequest,
+    root_layer,
+)
 from rules.image.util_rules.iso import Iso, IsoRequest
 from rules.image.util_rules.keyring import KEYRING_PATH, UpdateKeyring
 from rules.image.util_rules.layout import image_disk_layout
 from rules.image.util_rules.repos import ImageRepoFiles, ImageReposError, ImageReposRequest
 from rules.image.util_rules.update import COSI_NAME, UPDATE_NAME, UpdateArtifact, UpdateArtifactRequest
 from rules.image.util_rules.sbom import spdx_document
+from rules.image.util_rules.settings import ImageSettings, ImageSettingsRequest, WorkspaceFile
 from rules.rpm.util_rules.signing import SigningKey
 
 
@@ -65,31 +67,40 @@ class ImageFilesError(TargetInputError):
     pass
 
 
-async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, ImageRoot]:
-    """The installed root of an image target (any of the three kinds), and its packages."""
-    address = field_set.address
-    packages = await Get(ImagePackages, ImagePackagesRequest(address, tuple(field_set.packages.value or ())))
-    base = address.spec_path
+@dataclass(frozen=True)
+class ImageInputs:
+    """What an image's root is made of besides its RPMs."""
 
-    async def workspace_files(paths: list[str], field: str) -> list[FileEntry]:
-        if not paths:
+    extra: tuple[FileEntry, ...]  # extra/<path in the image>: files, repository files, keyring
+    scripts: tuple[FileEntry, ...]  # post/NNN-name.sh
+    accounts: Accounts
+
+
+async def image_inputs(settings: ImageSettings) -> ImageInputs:
+    address = settings.address
+
+    async def workspace_files(files: list[WorkspaceFile], field: str) -> list[FileEntry]:
+        if not files:
             return []
         # Checked here rather than by Pants' glob error, to say which field and file to fix.
-        digest = await Get(Digest, PathGlobs([os.path.join(base, p) for p in paths]))
+        digest = await Get(Digest, PathGlobs([f.workspace_path for f in files]))
         entries = {e.path: e for e in await Get(DigestEntries, Digest, digest) if isinstance(e, FileEntry)}
-        missing = [p for p in paths if os.path.join(base, p) not in entries]
+        missing = [f for f in files if f.workspace_path not in entries]
         if missing:
+            owner = missing[0].owner
             raise ImageFilesError(
-                f"The `{field}` field of {address} names {', '.join(repr(p) for p in missing)}, but "
-                f"{base or 'the build root'} has no such file: add it there, or fix the name (paths "
-                "are relative to the BUILD file's directory)."
+                f"The `{field}` field of {owner} names "
+                f"{', '.join(repr(f.path) for f in missing if f.owner == owner)}, but "
+                f"{owner.spec_path or 'the build root'} has no such file: add it there, or fix the "
+                "name (paths are relative to the BUILD file's directory).",
+                owner=owner,
             )
-        return [entries[os.path.join(base, p)] for p in paths]
+        return [entries[f.workspace_path] for f in files]
 
-    files = dict(field_set.files.value or {})
+    files = dict(settings.files)
     extra = await workspace_files(list(files.values()), "files")
-    scripts = await workspace_files(list(field_set.post_install.value or ()), "post_install")
-    repos = await Get(ImageRepoFiles, ImageReposRequest(address, tuple(field_set.repos.value or ())))
+    scripts = await workspace_files(list(settings.post_install), "post_install")
+    repos = await Get(ImageRepoFiles, ImageReposRequest(address, settings.repos))
     clash = sorted({p.lstrip("/") for p in files} & set(repos.paths))
     if clash:
         raise ImageReposError(
@@ -99,54 +110,82 @@ async def image_root_of(field_set: ImageSystemFieldSet) -> tuple[ImagePackages, 
     repo_entries = await Get(DigestEntries, Digest, repos.digest)
     # Every image kind gets the update keyring, so that images with the same packages and
     # settings still share one root; a keyring named in `files` wins.
-    keyring, files_digest, post_digest = await MultiGet(
-        Get(UpdateKeyring),
-        Get(
-            Digest,
-            CreateDigest(
-                [
-                    *(
-                        FileEntry(f"extra/{image_path.lstrip('/')}", entry.file_digest)
-                        for image_path, entry in zip(files, extra)
-                    ),
-                    *(FileEntry(f"extra/{e.path}", e.file_digest) for e in repo_entries if isinstance(e, FileEntry)),
-                ]
-            ),
+    keyring = await Get(UpdateKeyring)
+    keyring_entries = () if KEYRING_PATH in files else await Get(DigestEntries, Digest, keyring.digest)
+    return ImageInputs(
+        extra=(
+            *(FileEntry(f"extra/{image_path.lstrip('/')}", entry.file_digest) for image_path, entry in zip(files, extra)),
+            *(FileEntry(f"extra/{e.path}", e.file_digest) for e in repo_entries if isinstance(e, FileEntry)),
+            *(e for e in keyring_entries if isinstance(e, FileEntry)),  # already extra/...
         ),
-        Get(
-            Digest,
-            CreateDigest(
-                FileEntry(f"post/{i:03d}-{os.path.basename(e.path)}.sh", e.file_digest)
-                for i, e in enumerate(scripts)
-            ),
+        scripts=tuple(
+            FileEntry(f"post/{i:03d}-{os.path.basename(e.path)}.sh", e.file_digest) for i, e in enumerate(scripts)
         ),
+        accounts=accounts(address, settings.users, settings.groups),
     )
-    extra_digest = (
-        files_digest
-        if KEYRING_PATH in files
-        else await Get(Digest, MergeDigests([files_digest, keyring.digest]))
-    )
-    # Containers have no kernel; theirs is the default, so they share the root of disk images.
-    cmdline = (
-        field_set.kernel_cmdline.value
-        if hasattr(field_set, "kernel_cmdline")
-        else DiskImageKernelCmdlineField.default
-    )
+
+
+@dataclass(frozen=True)
+class InstalledImageRequest:
+    address: Address
+
+
+@dataclass(frozen=True)
+class InstalledImage:
+    settings: ImageSettings
+    packages: ImagePackages  # every RPM in the root, layered or not
+    root: ImageRoot
+    inputs: ImageInputs
+    layered_on: Address | None  # the base whose root it was installed on
+    base_root: ImageRoot | None = None
+    added_rpms: int = 0  # installed on the base's root
+
+
+@rule(desc="Install an image's root", level=LogLevel.DEBUG)
+async def installed_image(request: InstalledImageRequest, image: ImageSubsystem) -> InstalledImage:
+    """The installed root of an image target (any kind), from its settings with its base applied.
+    With a base (and `[image].layered_roots`), on the base's root: only what the base lacks is
+    installed (README, "Teams: your packages on keel core")."""
+    settings = await Get(ImageSettings, ImageSettingsRequest(request.address))
+    packages = await Get(ImagePackages, ImagePackagesRequest(settings.address, settings.packages))
+    inputs = await image_inputs(settings)
+    base = None
+    if settings.bases and image.layered_roots and settings.rpm_db:
+        below = await Get(InstalledImage, InstalledImageRequest(settings.bases[0]))
+        # rpm installs on the base's database; every RPM of the base must be the image's too.
+        if below.settings.rpm_db and set(below.packages.files) <= set(packages.files):
+            base = below
+    rpms, extra, scripts, accounts_ = packages, inputs.extra, inputs.scripts, inputs.accounts
+    if base is not None:
+        added = tuple(f for f in packages.files if f not in set(base.packages.files))
+        rpms = dataclasses.replace(
+            packages,
+            digest=await Get(Digest, DigestSubset(packages.digest, PathGlobs(list(added)))) if added else EMPTY_DIGEST,
+            files=added,
+        )
+        extra = tuple(e for e in inputs.extra if e not in set(base.inputs.extra))
+        scripts = inputs.scripts[len(base.inputs.scripts):]
+        accounts_ = inputs.accounts.beyond(base.inputs.accounts)
+    extra_digest, post_digest = await MultiGet(Get(Digest, CreateDigest(extra)), Get(Digest, CreateDigest(scripts)))
     root = await Get(
         ImageRoot,
         ImageRootRequest(
-            packages=packages,
-            hostname=field_set.hostname.value,
-            kernel_cmdline=cmdline,
-            rpm_db=field_set.rpm_db.value,
-            accounts=accounts(address, field_set.users.value, field_set.groups.value),
+            packages=rpms,
+            hostname=settings.hostname,
+            # Containers have no kernel: theirs is the default, so they share the root of disk images.
+            kernel_cmdline=settings.kernel_cmdline,
+            rpm_db=settings.rpm_db,
+            accounts=accounts_,
             extra_files=extra_digest,
             post_install=post_digest,
-            address=address,
-            post_install_paths=tuple(os.path.join(address.spec_path, p) for p in field_set.post_install.value or ()),
+            base=base.root if base is not None else None,
+            address=settings.address,
+            post_install_paths=tuple(f.workspace_path for f in settings.post_install),
         ),
     )
-    return packages, root
+    if base is None:
+        return InstalledImage(settings, packages, root, inputs, None)
+    return InstalledImage(settings, packages, root, inputs, base.settings.address, base.root, len(rpms.files))
 
 
 def default_output(address: Address, kind: str, suffix: str) -> str:
@@ -161,18 +200,26 @@ def default_output(address: Address, kind: str, suffix: str) -> str:
 
 async def image_package(
     field_set,
-    packages: ImagePackages,
+    installed: InstalledImage,
     files: list[FileEntry],
     process: ProcessResultMetadata,
     worker: str | None = None,
 ) -> BuiltPackage:
     """`files` (the first is the image itself) and the image's SBOM, IMAGE.spdx.json, with the
     build report's line on each: how the last step (`process`) was obtained and, when it ran in a
-    build root by remote execution, on which `worker`."""
+    build root by remote execution, on which `worker`; for a layered root, how the base's root
+    was obtained too (its own report entry, kind "root"). An image with a `base` says in its SBOM
+    which RPMs the base holds too."""
     image = files[0]
+    settings, packages = installed.settings, installed.packages
+    base = None
+    if settings.bases:
+        base_settings = await Get(ImageSettings, ImageSettingsRequest(settings.bases[0]))
+        base_packages = await Get(ImagePackages, ImagePackagesRequest(base_settings.address, base_settings.packages))
+        base = (str(base_settings.address), frozenset(r.sha256 for r in base_packages.rpms))
     sbom = spdx_document(
         str(field_set.address), os.path.basename(image.path), image.file_digest.fingerprint,
-        packages.rpms, packages.source_date_epoch,
+        packages.rpms, packages.source_date_epoch, base=base,
     )
     digest, report = await MultiGet(
         Get(Digest, CreateDigest([*files, FileContent(f"{image.path}.spdx.json", sbom.encode())])),
@@ -183,6 +230,15 @@ async def image_package(
             ),
         ),
     )
+    layered = ()
+    if installed.layered_on is not None:
+        base_root = await Get(
+            BuildReportEntry, BuildReportEntryRequest("root", str(installed.layered_on), (), installed.base_root.process)
+        )
+        layered = (
+            f"its root: {installed.added_rpms} RPM{'' if installed.added_rpms == 1 else 's'} installed on the "
+            f"root of {installed.layered_on} ({base_root.describe()})",
+        )
     return BuiltPackage(
         digest,
         (
@@ -192,6 +248,7 @@ async def image_package(
                     extra_log_lines=(
                         f"sha256 {f.file_digest.fingerprint}, {f.file_digest.serialized_bytes_length} bytes, "
                         f"{report.describe()}",
+                        *(layered if f is image else ()),
                     ),
                 )
                 for f in files
@@ -201,59 +258,45 @@ async def image_package(
     )
 
 @dataclass(frozen=True)
-class ImageSystemFieldSet(PackageFieldSet):
-    """The fields every image kind shares (target_types.SYSTEM_FIELDS); not a union member."""
-
-    packages: DiskImagePackagesField
-    hostname: DiskImageHostnameField
-    rpm_db: DiskImageRpmDbField
-    users: DiskImageUsersField
-    groups: DiskImageGroupsField
-    files: DiskImageFilesField
-    post_install: DiskImagePostInstallField
-    repos: ImageReposField
-
-
-@dataclass(frozen=True)
-class DiskImageFieldSet(ImageSystemFieldSet):
+class DiskImageFieldSet(PackageFieldSet):
+    # Only where the image goes: everything else is read from its ImageSettings (its base applied).
     required_fields = (DiskImagePackagesField, DiskImageFormatField)
 
     format: DiskImageFormatField
-    size: DiskImageSizeField
-    partitions: DiskImagePartitionsField
-    ab_slots: DiskImageAbSlotsField
-    kernel_cmdline: DiskImageKernelCmdlineField
     output_path: DiskImageOutputPathField
 
-    def output_file(self) -> str:
+    def output_file(self, format: str | None = None) -> str:
+        """`format`: the merged one (an image may take its format from its base)."""
         if self.output_path.value:
             return self.output_path.value
-        return default_output(self.address, self.format.value, self.format.value)
+        format = format or self.format.value or DiskImageFormatField.fallback
+        return default_output(self.address, format, format)
 
 
 async def build_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
-    packages, root = await image_root_of(field_set)
+    installed = await Get(InstalledImage, InstalledImageRequest(field_set.address))
+    settings, root = installed.settings, installed.root
     # Identifiers (disk GUID, partition and filesystem UUIDs) come from the root's content and
     # the layout settings, never from a random source.
     layout = image_disk_layout(
-        field_set.address, root.sha256, field_set.size.value, field_set.partitions.value,
-        ab_slots=field_set.ab_slots.value,
+        field_set.address, root.sha256, settings.size, settings.partitions, ab_slots=settings.ab_slots
     )
     raw = await Get(RawDisk, RawDiskRequest(root, layout, field_set.address))
-    converted = await Get(ConvertedDisk, ConvertDiskRequest(raw, field_set.format.value))
+    converted = await Get(ConvertedDisk, ConvertDiskRequest(raw, settings.format))
     entries = await Get(DigestEntries, Digest, converted.digest)
     entry = next(e for e in entries if isinstance(e, FileEntry) and e.path == converted.filename)
-    image = FileEntry(field_set.output_file(), entry.file_digest)
-    return await image_package(field_set, packages, [image], converted.process, converted.worker)
+    image = FileEntry(field_set.output_file(settings.format), entry.file_digest)
+    return await image_package(field_set, installed, [image], converted.process, converted.worker)
 
 
 @rule(desc="Package a disk image", level=LogLevel.DEBUG)
 async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=True)
     return await naming_build_file(field_set.address, build_disk_image(field_set))
 
 
 @dataclass(frozen=True)
-class ContainerImageFieldSet(ImageSystemFieldSet):
+class ContainerImageFieldSet(PackageFieldSet):
     required_fields = (DiskImagePackagesField, ContainerImageOutputPathField)
 
     output_path: ContainerImageOutputPathField
@@ -264,9 +307,35 @@ class ContainerImageFieldSet(ImageSystemFieldSet):
         return default_output(self.address, "container", "oci.tar")
 
 
+@dataclass(frozen=True)
+class ContainerLayersRequest:
+    address: Address
+
+
+@dataclass(frozen=True)
+class ContainerLayers:
+    installed: InstalledImage
+    layers: tuple[LayerTar, ...]  # bottom first
+
+
+@rule(desc="Layer a container on its base", level=LogLevel.DEBUG)
+async def container_layers(request: ContainerLayersRequest) -> ContainerLayers:
+    """On a `base` container_image: the base's layers and what this root changes; else one
+    layer, the root. (A rule, not a helper: it asks for its base's layers.)"""
+    installed = await Get(InstalledImage, InstalledImageRequest(request.address))
+    if installed.settings.bases:
+        base = await Get(ImageSettings, ImageSettingsRequest(installed.settings.bases[0]))
+        if base.alias == ContainerImageTarget.alias:
+            below = await Get(ContainerLayers, ContainerLayersRequest(base.address))
+            diff = await Get(LayerTar, LayerDiffRequest(below.installed.root, installed.root))
+            return ContainerLayers(installed, (*below.layers, diff))
+    return ContainerLayers(installed, (root_layer(installed.root),))
+
+
 async def build_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
-    packages, root = await image_root_of(field_set)
-    image = await Get(OciImage, OciImageRequest(root, field_set.address.target_name))
+    built = await Get(ContainerLayers, ContainerLayersRequest(field_set.address))
+    installed = built.installed
+    image = await Get(OciImage, OciImageRequest(installed.root, field_set.address.target_name, built.layers))
     entries = {e.path: e for e in await Get(DigestEntries, Digest, image.digest) if isinstance(e, FileEntry)}
     layout = field_set.output_file()
     rootfs = (layout[: -len(".oci.tar")] if layout.endswith(".oci.tar") else layout) + ".rootfs.tar.zst"
@@ -274,20 +343,19 @@ async def build_container_image(field_set: ContainerImageFieldSet) -> BuiltPacka
         FileEntry(layout, entries[LAYOUT_NAME].file_digest),
         FileEntry(rootfs, entries[ROOTFS_NAME].file_digest),
     ]
-    return await image_package(field_set, packages, files, image.process)
+    return await image_package(field_set, installed, files, image.process)
 
 
 @rule(desc="Package a container image", level=LogLevel.DEBUG)
 async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=True)
     return await naming_build_file(field_set.address, build_container_image(field_set))
 
 
 @dataclass(frozen=True)
-class IsoImageFieldSet(ImageSystemFieldSet):
+class IsoImageFieldSet(PackageFieldSet):
     required_fields = (DiskImagePackagesField, IsoVolumeIdField)
 
-    kernel_cmdline: DiskImageKernelCmdlineField
-    volume_id: IsoVolumeIdField
     output_path: IsoImageOutputPathField
 
     def output_file(self) -> str:
@@ -297,16 +365,18 @@ class IsoImageFieldSet(ImageSystemFieldSet):
 
 
 async def build_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
-    packages, root = await image_root_of(field_set)
-    iso = await Get(Iso, IsoRequest(root, field_set.volume_id.value))
+    installed = await Get(InstalledImage, InstalledImageRequest(field_set.address))
+    settings, root = installed.settings, installed.root
+    iso = await Get(Iso, IsoRequest(root, settings.volume_id))
     entries = await Get(DigestEntries, Digest, iso.digest)
     entry = next(e for e in entries if isinstance(e, FileEntry))
     image = FileEntry(field_set.output_file(), entry.file_digest)
-    return await image_package(field_set, packages, [image], iso.process, iso.worker)
+    return await image_package(field_set, installed, [image], iso.process, iso.worker)
 
 
 @rule(desc="Package an ISO image", level=LogLevel.DEBUG)
 async def package_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=True)
     return await naming_build_file(field_set.address, build_iso_image(field_set))
 
 
@@ -315,12 +385,9 @@ class UnsignedUpdateError(Exception):
 
 
 @dataclass(frozen=True)
-class UpdateImageFieldSet(ImageSystemFieldSet):
+class UpdateImageFieldSet(PackageFieldSet):
     required_fields = (DiskImagePackagesField, UpdateImageOutputPathField)
 
-    size: DiskImageSizeField
-    partitions: DiskImagePartitionsField
-    kernel_cmdline: DiskImageKernelCmdlineField
     output_path: UpdateImageOutputPathField
 
     def output_file(self) -> str:
@@ -342,11 +409,10 @@ def require_signing_key(key: SigningKey, address: Address) -> None:
 async def build_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
     key = await Get(SigningKey)
     require_signing_key(key, field_set.address)
-    packages, root = await image_root_of(field_set)
+    installed = await Get(InstalledImage, InstalledImageRequest(field_set.address))
+    settings, root = installed.settings, installed.root
     # The layout of the A/B disk of the same system and fields: the root goes into its slot.
-    layout = image_disk_layout(
-        field_set.address, root.sha256, field_set.size.value, field_set.partitions.value, ab_slots=True
-    )
+    layout = image_disk_layout(field_set.address, root.sha256, settings.size, settings.partitions, ab_slots=True)
     update_file = field_set.output_file()
     stem = update_file[: -len(".update.tar")] if update_file.endswith(".update.tar") else update_file
     artifact = await Get(
@@ -354,7 +420,7 @@ async def build_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
         UpdateArtifactRequest(
             root=root,
             layout=layout,
-            rpms=EMPTY_DIGEST if field_set.rpm_db.value else packages.digest,
+            rpms=EMPTY_DIGEST if settings.rpm_db else installed.packages.digest,
             name=os.path.basename(stem),
             key=key,
             address=field_set.address,
@@ -365,11 +431,12 @@ async def build_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
         FileEntry(update_file, entries[UPDATE_NAME].file_digest),
         FileEntry(f"{stem}.cosi", entries[COSI_NAME].file_digest),
     ]
-    return await image_package(field_set, packages, files, artifact.process)
+    return await image_package(field_set, installed, files, artifact.process)
 
 
 @rule(desc="Package an update image", level=LogLevel.DEBUG)
 async def package_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=True)
     return await naming_build_file(field_set.address, build_update_image(field_set))
 
 

@@ -4,9 +4,13 @@
 # pack rootfs/ as a deterministic tar.
 #
 # usage: make_root.sh HOSTNAME KEEP_RPM_DB
+#   base/rootfs.tar  optional: the base image's root, to install on (a layered root); then
+#                  rpms/, accounts/, extra/ and post/ hold only what the base lacks
 #   rpms/          the RPMs
 #   cmdline        the kernel command line
-#   accounts/      passwd, group, shadow (lines to add) and homes (path uid gid)
+#   accounts/      passwd, group, shadow (lines to add), group-replace (lines replacing the
+#                  group of the same name: a base's group the image's users join) and homes
+#                  (path uid gid)
 #   extra/         extra files, at their paths in the image
 #   post/*.sh      post-install scripts, run in name order, chrooted into the image
 # Output: rootfs.tar
@@ -18,9 +22,16 @@ root="$PWD/rootfs"
 # subordinate ids, which Pants (outside the user namespace) could not remove with the sandbox.
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"
-mapfile -t rpms < <(find rpms -name '*.rpm' | LC_ALL=C sort)
-rpm --root "$root" --initdb
-rpm --root "$root" -i $(sh rpm_flags.sh) "${rpms[@]}"
+mapfile -t rpms < <(find rpms -name '*.rpm' 2>/dev/null | LC_ALL=C sort)
+if [ -f base/rootfs.tar ]; then
+  # As root (in the user namespace): owners and modes as the base packed them.
+  tar --numeric-owner -xpf base/rootfs.tar -C "$root"
+else
+  rpm --root "$root" --initdb
+fi
+if [ "${#rpms[@]}" -gt 0 ]; then
+  rpm --root "$root" -i $(sh rpm_flags.sh) "${rpms[@]}"
+fi
 mkdir -p "$root/etc/kernel"
 echo "$hostname" > "$root/etc/hostname"
 # install, not cp: cp keeps the input's mode, and a remote worker's inputs may be read-only.
@@ -32,6 +43,11 @@ for db in passwd group shadow; do
     cat "accounts/$db" >> "$root/etc/$db"
   fi
 done
+if [ -s accounts/group-replace ]; then
+  awk -F: 'NR == FNR { line[$1] = $0; next } ($1 in line) { print line[$1]; next } { print }' \
+    accounts/group-replace "$root/etc/group" > group.new
+  cat group.new > "$root/etc/group"
+fi
 [ ! -e "$root/etc/shadow" ] || chmod 0640 "$root/etc/shadow"
 while IFS=$'\t' read -r home uid gid; do
   mkdir -p "$root$home"

@@ -19,6 +19,31 @@ class Accounts:
     group: str
     shadow: str
     homes: str  # "path\tuid\tgid" lines
+    # Lines that replace the /etc/group line of the same group (a layered root: a group of the
+    # base that the image's users join).
+    group_replace: str = ""
+
+    def beyond(self, base: Accounts) -> Accounts:
+        """What a root that has `base`'s accounts needs to have these: the lines it lacks, and
+        the group lines whose members changed."""
+
+        def lines(text: str) -> list[str]:
+            return text.splitlines()
+
+        def new(mine: str, theirs: str) -> str:
+            known = set(lines(theirs))
+            return "".join(f"{line}\n" for line in lines(mine) if line not in known)
+
+        base_groups = {line.split(":", 1)[0]: line for line in lines(base.group)}
+        added = [g for g in lines(self.group) if g.split(":", 1)[0] not in base_groups]
+        changed = [g for g in lines(self.group) if base_groups.get(g.split(":", 1)[0], g) != g]
+        return Accounts(
+            passwd=new(self.passwd, base.passwd),
+            group="".join(f"{line}\n" for line in added),
+            shadow=new(self.shadow, base.shadow),
+            homes=new(self.homes, base.homes),
+            group_replace="".join(f"{line}\n" for line in changed),
+        )
 
 
 def accounts(address: Address, users, groups) -> Accounts:

@@ -1,8 +1,12 @@
-"""An OCI image layout from an image root: one zstd layer, its config, manifest and index.
+"""An OCI image layout from an image root: zstd layers, their config, manifest and index.
 
-The JSON documents are small and written here; the layer is compressed in an action with the
-pinned zstandard library, and the layout is packed by GNU tar with fixed names, owners and times.
-Digests come from Pants' own content digests (sha256), so no large file is read into memory.
+A container without a container base has one layer, its root. One on a `base` container_image
+has the base's layers, byte for byte (the same compression of the same root gives the same
+blob: registries and runtimes store it once), and one more: what its root changes
+(scripts/layer_diff.py). The JSON documents are small and written here; layers are compressed
+in actions with the pinned zstandard library, and the layout is packed by GNU tar with fixed
+names, owners and times. Digests come from Pants' own content digests (sha256), so no large
+file is read into memory.
 """
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ import json
 import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
-from pants.engine.fs import CreateDigest, Digest, DigestEntries, FileContent, FileEntry, MergeDigests
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, DigestEntries, FileContent, FileEntry, MergeDigests
 from pants.engine.process import Process, ProcessResult, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
@@ -30,10 +35,62 @@ LAYOUT_NAME = "image.oci.tar"
 ROOTFS_NAME = "rootfs.tar.zst"
 
 
+_LAYER_DIFF = (Path(__file__).parent.parent / "scripts" / "layer_diff.py").read_bytes()
+ROOT_LAYER = "keel: rpm -i of the image's packages"
+
+
+@dataclass(frozen=True)
+class LayerTar:
+    """An uncompressed layer: `path` in `digest`, its sha256 (the OCI diff_id) and history line."""
+
+    digest: Digest
+    path: str
+    sha256: str
+    created_by: str
+
+
+def root_layer(root: ImageRoot) -> LayerTar:
+    return LayerTar(root.digest, "rootfs.tar", root.sha256, ROOT_LAYER)
+
+
+@dataclass(frozen=True)
+class LayerDiffRequest:
+    base: ImageRoot
+    root: ImageRoot
+
+
+@rule(desc="Compute a container layer", level=LogLevel.DEBUG)
+async def layer_diff(request: LayerDiffRequest, host: HostSettings) -> LayerTar:
+    tools = await Get(HostTools, HostToolsRequest(("python3",), host.search_path))
+    inputs = await MultiGet(
+        Get(Digest, AddPrefix(request.base.digest, "base")),
+        Get(Digest, AddPrefix(request.root.digest, "image")),
+        Get(Digest, CreateDigest([FileContent("layer_diff.py", _LAYER_DIFF)])),
+    )
+    result = await Get(
+        ProcessResult,
+        Process(
+            argv=(tools["python3"], "layer_diff.py", "base/rootfs.tar", "image/rootfs.tar", "layer.tar"),
+            input_digest=await Get(Digest, MergeDigests(inputs)),
+            env={"KEEL_HOST_TOOLS": tools.identity},
+            output_files=("layer.tar",),
+            description="Compute what a container adds to its base's layers",
+            level=LogLevel.INFO,
+        ),
+    )
+    entries = await Get(DigestEntries, Digest, result.output_digest)
+    entry = next(e for e in entries if isinstance(e, FileEntry))
+    return LayerTar(
+        result.output_digest, "layer.tar", entry.file_digest.fingerprint, "keel: what the image adds to its base"
+    )
+
+
 @dataclass(frozen=True)
 class OciImageRequest:
     root: ImageRoot
     ref_name: str
+    # Bottom first; empty: one layer, the root.
+    layers: tuple[LayerTar, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,27 +109,51 @@ def _json(document: dict) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
-@rule(desc="Make an OCI image", level=LogLevel.DEBUG)
-async def oci_image(request: OciImageRequest, host: HostSettings) -> OciImage:
+@dataclass(frozen=True)
+class CompressedLayer:
+    entry: FileEntry
+    process: ProcessResultMetadata = dataclasses.field(compare=False, default=None)
+
+    @property
+    def sha256(self) -> str:
+        return self.entry.file_digest.fingerprint
+
+    @property
+    def size(self) -> int:
+        return self.entry.file_digest.serialized_bytes_length
+
+
+@rule(desc="Compress a container layer", level=LogLevel.DEBUG)
+async def compress_layer(layer: LayerTar, host: HostSettings) -> CompressedLayer:
     compressor, tools = await MultiGet(
-        Get(ZstdCompressor), Get(HostTools, HostToolsRequest(("bash", "tar"), host.search_path))
+        Get(ZstdCompressor), Get(HostTools, HostToolsRequest(("bash",), host.search_path))
     )
     compressed = await Get(
         ProcessResult,
         Process(
-            argv=(tools["bash"], "-c", f"{shlex.join(compressor.command)} < rootfs.tar > {ROOTFS_NAME}"),
-            input_digest=await Get(Digest, MergeDigests([request.root.digest, compressor.input_digest])),
+            argv=(tools["bash"], "-c", f"{shlex.join(compressor.command)} < {layer.path} > {layer.path}.zst"),
+            input_digest=await Get(Digest, MergeDigests([layer.digest, compressor.input_digest])),
             immutable_input_digests=compressor.immutable_input_digests,
             append_only_caches=compressor.append_only_caches,
             env={**compressor.env, "KEEL_HOST_TOOLS": tools.identity},
-            output_files=(ROOTFS_NAME,),
-            description="Compress an image root with zstd",
+            output_files=(f"{layer.path}.zst",),
+            description="Compress an image root with zstd" if layer.path == "rootfs.tar" else "Compress a container layer with zstd",
             level=LogLevel.INFO,
         ),
     )
     entries = await Get(DigestEntries, Digest, compressed.output_digest)
-    layer = next(e for e in entries if isinstance(e, FileEntry))
-    layer_sha, layer_size = layer.file_digest.fingerprint, layer.file_digest.serialized_bytes_length
+    return CompressedLayer(next(e for e in entries if isinstance(e, FileEntry)), compressed.metadata)
+
+
+@rule(desc="Make an OCI image", level=LogLevel.DEBUG)
+async def oci_image(request: OciImageRequest, host: HostSettings) -> OciImage:
+    tools = await Get(HostTools, HostToolsRequest(("bash", "tar"), host.search_path))
+    root = root_layer(request.root)
+    layers = request.layers or (root,)
+    # The root compressed is the `.rootfs.tar.zst` next to the layout, and the bottom layer of
+    # a container without a base: one action either way.
+    unique = tuple(dict.fromkeys((root, *layers)))
+    by_layer = dict(zip(unique, await MultiGet(Get(CompressedLayer, LayerTar, layer) for layer in unique)))
 
     created = datetime.fromtimestamp(request.root.source_date_epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     config = _json(
@@ -81,8 +162,8 @@ async def oci_image(request: OciImageRequest, host: HostSettings) -> OciImage:
             "os": "linux",
             "created": created,
             "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
-            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{request.root.sha256}"]},
-            "history": [{"created": created, "created_by": "keel: rpm -i of the image's packages"}],
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer.sha256}" for layer in layers]},
+            "history": [{"created": created, "created_by": layer.created_by} for layer in layers],
         }
     )
     config_sha, config_size = _blob(config)
@@ -91,7 +172,10 @@ async def oci_image(request: OciImageRequest, host: HostSettings) -> OciImage:
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "config": {"mediaType": OCI_CONFIG, "digest": f"sha256:{config_sha}", "size": config_size},
-            "layers": [{"mediaType": OCI_LAYER_ZSTD, "digest": f"sha256:{layer_sha}", "size": layer_size}],
+            "layers": [
+                {"mediaType": OCI_LAYER_ZSTD, "digest": f"sha256:{by_layer[layer].sha256}", "size": by_layer[layer].size}
+                for layer in layers
+            ],
         }
     )
     manifest_sha, manifest_size = _blob(manifest)
@@ -117,7 +201,10 @@ async def oci_image(request: OciImageRequest, host: HostSettings) -> OciImage:
                 FileContent("layout/index.json", index),
                 FileContent(f"layout/blobs/sha256/{manifest_sha}", manifest),
                 FileContent(f"layout/blobs/sha256/{config_sha}", config),
-                FileEntry(f"layout/blobs/sha256/{layer_sha}", layer.file_digest),
+                *(
+                    FileEntry(f"layout/blobs/sha256/{by_layer[layer].sha256}", by_layer[layer].entry.file_digest)
+                    for layer in layers
+                ),
             ]
         ),
     )
@@ -137,9 +224,8 @@ async def oci_image(request: OciImageRequest, host: HostSettings) -> OciImage:
             level=LogLevel.INFO,
         ),
     )
-    return OciImage(
-        await Get(Digest, MergeDigests([packed.output_digest, compressed.output_digest])), compressed.metadata
-    )
+    rootfs = await Get(Digest, CreateDigest([FileEntry(ROOTFS_NAME, by_layer[root].entry.file_digest)]))
+    return OciImage(await Get(Digest, MergeDigests([packed.output_digest, rootfs])), by_layer[layers[-1]].process)
 
 
 def rules():

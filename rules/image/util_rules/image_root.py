@@ -23,7 +23,7 @@ from pants.engine.fs import (
     MergeDigests,
     PathGlobs,
 )
-from pants.engine.process import Process, ProcessResult
+from pants.engine.process import Process, ProcessResult, ProcessResultMetadata
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import UnexpandedTargets
 from pants.util.frozendict import FrozenDict
@@ -35,7 +35,13 @@ from rules.core.origin import TargetInputError
 from rules.core.subsystems import HostSettings
 from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.image.subsystems import ImageSubsystem
-from rules.image.target_types import PackageSetPackagesField, PackageSetTarget
+from rules.image.target_types import (
+    DiskImagePackagesField,
+    ImageBaseField,
+    PackageSetPackagesField,
+    PackageSetTarget,
+    image_package_entries,
+)
 from rules.image.util_rules.accounts import Accounts
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, source_date_epoch
@@ -202,13 +208,14 @@ class ExpandPackagesRequest:
 @dataclass(frozen=True)
 class ExpandedPackages:
     entries: tuple[PackageEntry, ...]  # the ordered union
-    sets: tuple[Address, ...]  # every package_set reached
+    sets: tuple[Address, ...]  # every package_set (and base image) reached
 
 
 @rule(desc="Expand package sets", level=LogLevel.DEBUG)
 async def expand_packages(request: ExpandPackagesRequest) -> ExpandedPackages:
     """Depth first, in the order written: a set's packages stand where the set is listed, and a
-    package is kept where it first appears."""
+    package is kept where it first appears. An image stands for its packages, its base's first:
+    that is how an image with a `base` gets the base's packages."""
     found: dict[tuple[Address | None, str | None], PackageEntry] = {}
     sets: dict[Address, None] = {}
     # (whose field, its remaining entries, the chain of sets that led there)
@@ -228,7 +235,11 @@ async def expand_packages(request: ExpandPackagesRequest) -> ExpandedPackages:
         )
         targets = await Get(UnexpandedTargets, Addresses, addresses)
         for target in targets:
-            if not isinstance(target, PackageSetTarget):
+            if isinstance(target, PackageSetTarget):
+                included = tuple(target[PackageSetPackagesField].value or ())
+            elif target.has_field(ImageBaseField):
+                included = image_package_entries(target[ImageBaseField].value, target[DiskImagePackagesField].value)
+            else:
                 found.setdefault((target.address, None), PackageEntry(target.address, None, owner))
                 continue
             if target.address in chain:
@@ -239,7 +250,7 @@ async def expand_packages(request: ExpandPackagesRequest) -> ExpandedPackages:
                     owner=owner,
                 )
             sets[target.address] = None
-            stack.append((target.address, list(target[PackageSetPackagesField].value or ()), (*chain, target.address)))
+            stack.append((target.address, list(included), (*chain, target.address)))
     return ExpandedPackages(tuple(found.values()), tuple(sets))
 
 
@@ -257,7 +268,7 @@ class ImagePackageRoots:
     graph: RpmPackageGraph
     toolchain: Address
     roots: tuple[Provider, ...]
-    sets: tuple[Address, ...] = ()  # the package_sets it reached
+    sets: tuple[Address, ...] = ()  # the package_sets (and base images) it reached
 
 
 @rule(desc="Resolve the packages an image names", level=LogLevel.DEBUG)
@@ -272,7 +283,7 @@ async def image_package_roots(request: ImagePackageRootsRequest, rpm: RpmSubsyst
     )
 
     def origin(entry: PackageEntry) -> str:
-        used = f" (a package_set {request.address} uses)" if entry.listed_by != request.address else ""
+        used = f" (which {request.address} uses)" if entry.listed_by != request.address else ""
         return f"The `packages` field of {entry.listed_by}{used}"
 
     roots: list[Provider] = []
@@ -368,6 +379,9 @@ class ImageRootRequest:
     accounts: Accounts
     extra_files: Digest  # extra/<path in the image>
     post_install: Digest  # post/NNN-name.sh
+    # A layered root: installed on this root (base/rootfs.tar); `packages` then holds (in its
+    # digest and files) only the RPMs the base lacks, and the fields above only what it adds.
+    base: ImageRoot | None = None
     # For messages only: images with the same content share one root, whoever asked first.
     address: Address = dataclasses.field(compare=False, default=None)
     post_install_paths: tuple[str, ...] = dataclasses.field(compare=False, default=())  # NNN -> path
@@ -380,6 +394,8 @@ class ImageRoot:
     digest: Digest
     sha256: str
     source_date_epoch: int
+    # How the install was obtained (the build report): not part of equality, as in Pants.
+    process: ProcessResultMetadata | None = dataclasses.field(compare=False, default=None)
 
 
 @rule(desc="Install an image root", level=LogLevel.DEBUG)
@@ -397,17 +413,23 @@ async def image_root(request: ImageRootRequest) -> ImageRoot:
                     FileContent("accounts/passwd", request.accounts.passwd.encode()),
                     FileContent("accounts/group", request.accounts.group.encode()),
                     FileContent("accounts/shadow", request.accounts.shadow.encode()),
+                    FileContent("accounts/group-replace", request.accounts.group_replace.encode()),
                     FileContent("accounts/homes", request.accounts.homes.encode()),
                 ]
             ),
         ),
     )
     inputs = (*inputs, request.extra_files, request.post_install)
+    if request.base is not None:
+        inputs = (*inputs, await Get(Digest, AddPrefix(request.base.digest, "base")))
     process = InRootProcess(
         root=imager.archive,
         argv=("/bin/bash", "make_root.sh", request.hostname, "1" if request.rpm_db else "0"),
         input_digest=await Get(Digest, MergeDigests(inputs)),
-        description=f"Install {len(request.packages.files)} RPMs into an image root",
+        description=(
+            f"Install {len(request.packages.files)} RPMs into an image root"
+            + (" on its base's root" if request.base is not None else "")
+        ),
         source_date_epoch=request.packages.source_date_epoch,
         output_files=("rootfs.tar",),
     )
@@ -442,7 +464,9 @@ async def image_root(request: ImageRootRequest) -> ImageRoot:
     await check_process(result, process.description, f"Installing the image root of {request.address} failed.")
     entries = await Get(DigestEntries, Digest, result.output_digest)
     entry = next(e for e in entries if isinstance(e, FileEntry))
-    return ImageRoot(result.output_digest, entry.file_digest.fingerprint, request.packages.source_date_epoch)
+    return ImageRoot(
+        result.output_digest, entry.file_digest.fingerprint, request.packages.source_date_epoch, result.metadata
+    )
 
 
 def rules():

@@ -1,5 +1,7 @@
 """An SPDX 2.3 JSON SBOM for an image: the image, every RPM in it (name, version-release, arch,
-license, sha256) and the sources each RPM was built from (file name, sha256)."""
+license, sha256) and the sources each RPM was built from (file name, sha256). An image with a
+`base`: the base image too, the image DESCENDANT_OF it, and each RPM the base holds as well
+CONTAINED in the base (and a comment saying so)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +20,14 @@ def _spdx_id(*parts: str) -> str:
     return "SPDXRef-" + re.sub(r"[^A-Za-z0-9.\-]", "-", "-".join(parts))
 
 
-def spdx_document(name: str, image_file: str, image_sha256: str, rpms: tuple[InstalledRpm, ...], epoch: int) -> str:
+def spdx_document(
+    name: str,
+    image_file: str,
+    image_sha256: str,
+    rpms: tuple[InstalledRpm, ...],
+    epoch: int,
+    base: tuple[str, frozenset[str]] | None = None,  # the base image's address, its RPMs' sha256
+) -> str:
     image_id = _spdx_id("Image", image_file)
     packages = [
         {
@@ -33,8 +42,22 @@ def spdx_document(name: str, image_file: str, image_sha256: str, rpms: tuple[Ins
     relationships = [
         {"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": image_id}
     ]
+    if base is not None:
+        base_id = _spdx_id("BaseImage", base[0])
+        packages.append(
+            {
+                "SPDXID": base_id,
+                "name": base[0],
+                "downloadLocation": "NOASSERTION",
+                "filesAnalyzed": False,
+                "primaryPackagePurpose": "OPERATING-SYSTEM",
+                "comment": "The image this one is built on (its `base`); its RPMs are marked here.",
+            }
+        )
+        relationships.append({"spdxElementId": image_id, "relationshipType": "DESCENDANT_OF", "relatedSpdxElement": base_id})
     sources_seen: set[str] = set()
     for rpm in rpms:
+        from_base = base is not None and rpm.sha256 in base[1]
         rpm_id = _spdx_id("RPM", rpm.name, rpm.version, rpm.release, rpm.arch)
         valid_license = bool(_LICENSE_EXPRESSION.match(rpm.license))
         package = {
@@ -55,10 +78,13 @@ def spdx_document(name: str, image_file: str, image_sha256: str, rpms: tuple[Ins
             ],
             "primaryPackagePurpose": "LIBRARY" if rpm.name.startswith("lib") else "APPLICATION",
             "comment": f"Built by keel from the rpm_package {rpm.target}."
+            + (f" From the base image {base[0]}." if from_base else "")
             + ("" if valid_license else f" RPM License tag: {rpm.license}"),
         }
         packages.append(package)
         relationships.append({"spdxElementId": image_id, "relationshipType": "CONTAINS", "relatedSpdxElement": rpm_id})
+        if from_base:
+            relationships.append({"spdxElementId": base_id, "relationshipType": "CONTAINS", "relatedSpdxElement": rpm_id})
         for filename, sha256 in rpm.sources:
             source_id = _spdx_id("Source", sha256[:16], filename)
             if source_id not in sources_seen:

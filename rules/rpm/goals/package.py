@@ -10,6 +10,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from rules.core.dependency_rules import check_dependency_rules
 from rules.core.origin import naming_build_file
 from rules.core.report import BuildReportEntry, BuildReportEntryRequest
 from rules.rpm.target_types import RpmOutputPathField, RpmSourcesField
@@ -51,6 +52,7 @@ async def build_rpm_package(field_set: RpmPackageFieldSet) -> BuiltPackage:
 
 @rule(desc="Package RPMs", level=LogLevel.DEBUG)
 async def package_rpm(field_set: RpmPackageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=False)
     return await naming_build_file(field_set.address, build_rpm_package(field_set))
 
 

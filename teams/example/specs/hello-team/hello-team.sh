@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prints the example team's greeting.
+exec cat /usr/share/hello-team/greeting
