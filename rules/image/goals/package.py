@@ -274,6 +274,7 @@ class DiskImageFieldSet(PackageFieldSet):
 
 
 async def build_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=True)
     installed = await Get(InstalledImage, InstalledImageRequest(field_set.address))
     settings, root = installed.settings, installed.root
     # Identifiers (disk GUID, partition and filesystem UUIDs) come from the root's content and
@@ -291,7 +292,6 @@ async def build_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
 
 @rule(desc="Package a disk image", level=LogLevel.DEBUG)
 async def package_disk_image(field_set: DiskImageFieldSet) -> BuiltPackage:
-    await check_dependency_rules(field_set.address, transitive=True)
     return await naming_build_file(field_set.address, build_disk_image(field_set))
 
 
@@ -333,6 +333,7 @@ async def container_layers(request: ContainerLayersRequest) -> ContainerLayers:
 
 
 async def build_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=True)
     built = await Get(ContainerLayers, ContainerLayersRequest(field_set.address))
     installed = built.installed
     image = await Get(OciImage, OciImageRequest(installed.root, field_set.address.target_name, built.layers))
@@ -348,7 +349,6 @@ async def build_container_image(field_set: ContainerImageFieldSet) -> BuiltPacka
 
 @rule(desc="Package a container image", level=LogLevel.DEBUG)
 async def package_container_image(field_set: ContainerImageFieldSet) -> BuiltPackage:
-    await check_dependency_rules(field_set.address, transitive=True)
     return await naming_build_file(field_set.address, build_container_image(field_set))
 
 
@@ -365,6 +365,7 @@ class IsoImageFieldSet(PackageFieldSet):
 
 
 async def build_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=True)
     installed = await Get(InstalledImage, InstalledImageRequest(field_set.address))
     settings, root = installed.settings, installed.root
     iso = await Get(Iso, IsoRequest(root, settings.volume_id))
@@ -376,7 +377,6 @@ async def build_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
 
 @rule(desc="Package an ISO image", level=LogLevel.DEBUG)
 async def package_iso_image(field_set: IsoImageFieldSet) -> BuiltPackage:
-    await check_dependency_rules(field_set.address, transitive=True)
     return await naming_build_file(field_set.address, build_iso_image(field_set))
 
 
@@ -407,6 +407,7 @@ def require_signing_key(key: SigningKey, address: Address) -> None:
 
 
 async def build_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=True)
     key = await Get(SigningKey)
     require_signing_key(key, field_set.address)
     installed = await Get(InstalledImage, InstalledImageRequest(field_set.address))
@@ -436,7 +437,6 @@ async def build_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
 
 @rule(desc="Package an update image", level=LogLevel.DEBUG)
 async def package_update_image(field_set: UpdateImageFieldSet) -> BuiltPackage:
-    await check_dependency_rules(field_set.address, transitive=True)
     return await naming_build_file(field_set.address, build_update_image(field_set))
 
 

@@ -26,6 +26,7 @@ class RpmPackageFieldSet(PackageFieldSet):
 
 
 async def build_rpm_package(field_set: RpmPackageFieldSet) -> BuiltPackage:
+    await check_dependency_rules(field_set.address, transitive=False)
     built = await Get(BuiltRpms, BuildRpmRequest(field_set.address))
     digest = built.digest
     paths = (*built.rpms, *((built.srpm,) if built.srpm else ()))
@@ -52,7 +53,6 @@ async def build_rpm_package(field_set: RpmPackageFieldSet) -> BuiltPackage:
 
 @rule(desc="Package RPMs", level=LogLevel.DEBUG)
 async def package_rpm(field_set: RpmPackageFieldSet) -> BuiltPackage:
-    await check_dependency_rules(field_set.address, transitive=False)
     return await naming_build_file(field_set.address, build_rpm_package(field_set))
 
 
