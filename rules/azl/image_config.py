@@ -172,6 +172,17 @@ def is_default(value: Any) -> bool:
     return value is None or value is False or value == 0 or value == "" or value == []
 
 
+def _objects(value: Any, path: str, what: str, unsupported) -> list[dict]:
+    """A list of JSON objects, or nothing: absent or default asks for nothing, and any other
+    shape is reported as not being `what`."""
+    if is_default(value):
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        unsupported(path, what)
+        return []
+    return value
+
+
 class _Problems:
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -520,10 +531,8 @@ def import_image_config(config: Any, options: ImportOptions, read: Reader) -> Im
 
 
 def _artifact(value: Any, path: str, fmt: str, dest: str, unsupported) -> tuple[str, str | None]:
-    if is_default(value):
-        return fmt, None
-    if not isinstance(value, list) or not all(isinstance(a, dict) for a in value):
-        unsupported(path, "a list of artifacts")
+    value = _objects(value, path, "a list of artifacts", unsupported)
+    if not value:
         return fmt, None
     for extra in range(1, len(value)):
         unsupported(f"{path}[{extra}]", "a disk_image makes one artifact")
@@ -718,12 +727,7 @@ def _cmdline(value: Any, path: str, unsupported) -> list[str]:
 def _groups(value: Any, path: str, unsupported) -> tuple[list[dict[str, str]], dict[str, str]]:
     groups: list[dict[str, str]] = []
     gids: dict[str, str] = {}
-    if is_default(value):
-        return groups, gids
-    if not isinstance(value, list) or not all(isinstance(g, dict) for g in value):
-        unsupported(path, "a list of groups")
-        return groups, gids
-    for i, group in enumerate(value):
+    for i, group in enumerate(_objects(value, path, "a list of groups", unsupported)):
         for key, _ in _items(group):
             if key not in ("Name", "GID"):
                 unsupported(f"{path}[{i}].{key}", "not a field of the toolkit's groups")
@@ -740,12 +744,7 @@ def _groups(value: Any, path: str, unsupported) -> tuple[list[dict[str, str]], d
 
 def _users(value: Any, path: str, group_gids: dict[str, str], unsupported) -> list[dict[str, str]]:
     users: list[dict[str, str]] = []
-    if is_default(value):
-        return users
-    if not isinstance(value, list) or not all(isinstance(u, dict) for u in value):
-        unsupported(path, "a list of users")
-        return users
-    for i, user in enumerate(value):
+    for i, user in enumerate(_objects(value, path, "a list of users", unsupported)):
         upath = f"{path}[{i}]"
         name = user.get("Name")
         if not isinstance(name, str) or not name:
@@ -850,12 +849,7 @@ def _files(value: Any, path: str, copy, unsupported) -> dict[str, str]:
 
 def _scripts(value: Any, path: str, copy, unsupported) -> list[str]:
     scripts: list[str] = []
-    if is_default(value):
-        return scripts
-    if not isinstance(value, list) or not all(isinstance(s, dict) for s in value):
-        unsupported(path, "a list of scripts")
-        return scripts
-    for i, script in enumerate(value):
+    for i, script in enumerate(_objects(value, path, "a list of scripts", unsupported)):
         spath = f"{path}[{i}]"
         for key, v in _items(script):
             if key == "Args":

@@ -157,13 +157,15 @@ async def installed_image(request: InstalledImageRequest, image: ImageSubsystem)
             base = below
     rpms, extra, scripts, accounts_ = packages, inputs.extra, inputs.scripts, inputs.accounts
     if base is not None:
-        added = tuple(f for f in packages.files if f not in set(base.packages.files))
+        in_base = set(base.packages.files)
+        added = tuple(f for f in packages.files if f not in in_base)
         rpms = dataclasses.replace(
             packages,
             digest=await Get(Digest, DigestSubset(packages.digest, PathGlobs(list(added)))) if added else EMPTY_DIGEST,
             files=added,
         )
-        extra = tuple(e for e in inputs.extra if e not in set(base.inputs.extra))
+        base_extra = set(base.inputs.extra)
+        extra = tuple(e for e in inputs.extra if e not in base_extra)
         scripts = inputs.scripts[len(base.inputs.scripts):]
         accounts_ = inputs.accounts.beyond(base.inputs.accounts)
     extra_digest, post_digest = await MultiGet(Get(Digest, CreateDigest(extra)), Get(Digest, CreateDigest(scripts)))
