@@ -214,6 +214,27 @@ class ToolchainMacroFilesField(MultipleSourcesField):
     )
 
 
+class ToolchainProviderChoiceField(StringField):
+    alias = "provider_choice"
+    valid_choices = ("unique", "highest-version")
+    default = "unique"
+    help = help_text(
+        """
+        What a requirement (`BuildRequires`, `Requires`, an image's package name) of the
+        packages built by or in this stage resolves to when several rpm_package targets provide
+        its name.
+
+        `unique` (keel's own stages): that is an error naming both targets; a workspace says
+        what it means. `highest-version` (the Azure Linux stage `azl-import` writes), as Azure
+        Linux's toolkit chooses: the target whose Provides has the highest version that meets
+        the requirement's version conditions (`golang >= 1.24`, `perl-Test-Harness < 3.50`),
+        for an unversioned requirement the highest of all; two targets at the same version are
+        still an error. The other targets still build when asked. `./pants rpm-requires` shows
+        each choice and the providers passed over.
+        """
+    )
+
+
 class ToolchainOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
@@ -244,6 +265,7 @@ class ToolchainStageTarget(Target):
         ToolchainRemoveFilesField,
         ToolchainRootFilesField,
         ToolchainMacroFilesField,
+        ToolchainProviderChoiceField,
         ToolchainOutputPathField,
     )
     help = help_text(

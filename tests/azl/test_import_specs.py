@@ -62,10 +62,15 @@ def test_build_files_have_one_target_per_spec_and_take_nested_sources(tmp_path: 
     assert "rpm_package(name='golang-1.22', spec='golang-1.22.spec', sources=['golang-1.22.spec', 'fix.patch'])" in golang
 
 
-def test_macro_files_come_from_directories_not_imported(tmp_path: Path) -> None:
+def test_macro_files_come_from_every_directory_but_the_stage_macro_packages(tmp_path: Path) -> None:
     root = checkout(tmp_path)
-    # cmake is imported: its RPM carries macros.cmake. A name two directories share is taken once.
-    assert macro_files(root, {"SPECS/cmake", "SPECS/zlib"}) == {
+    (root / "SPECS/azurelinux-rpm-macros").mkdir()
+    (root / "SPECS/azurelinux-rpm-macros/macros.azl").write_text("%azl 3\n")
+    # Imported or not, a directory's macro file is in the root specs are read in (an imported
+    # cmake's RPM is installed only for builds that BuildRequire it). The stage's own macro
+    # package installs its files itself. A name two directories share is taken once.
+    assert macro_files(root, {"SPECS/azurelinux-rpm-macros"}) == {
+        "macros.cmake": "SPECS/cmake",
         "macros.perl": "SPECS/perl",
         "macros.sysusers": "SPECS/systemd",
     }

@@ -50,11 +50,14 @@ def load(data: dict) -> Graph:
         raise GraphError(f"graph.json version {data.get('version')!r}; this server reads version 1")
     graph = Graph()
     package_nodes: dict[str, str] = {}  # node id `package:NAME` -> NAME
+    chosen: dict[str, str] = {}  # package name -> the target the graph chose for it
     for node in data.get("nodes", []):
         if node.get("kind") == "binary_package":
             package_nodes[node["id"]] = node["name"]
-            if node.get("target"):
-                graph.packages.setdefault(node["name"], addresses.from_node_id(node["target"]))
+            # A package several targets build goes to the one the package graph chose (the
+            # others' nodes say `passed_over_for`): it wins over the spec names read below.
+            if node.get("target") and not node.get("passed_over_for"):
+                chosen[node["name"]] = addresses.from_node_id(node["target"])
             continue
         address = addresses.from_node_id(node["id"])
         graph.targets[address] = Node(
@@ -67,6 +70,8 @@ def load(data: dict) -> Graph:
         )
         for name in node.get("packages", ()):
             graph.packages.setdefault(name, address)
+
+    graph.packages.update(chosen)
 
     def target_of(node_id: str) -> Optional[str]:
         if node_id in package_nodes:

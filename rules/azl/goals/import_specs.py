@@ -154,15 +154,19 @@ def build_file(directory: Path) -> str:
     )
 
 
-def macro_files(checkout: Path, imported: set[str]) -> dict[str, str]:
-    """`macros.*` files of the checkout's spec directories that are not imported: the rpm macro
-    files of packages whose tools the seed supplies (Debian's perl or cmake carry none).
-    {file name: spec directory}, the first directory in sorted order for a repeated name."""
+def macro_files(checkout: Path, built_by_stage: set[str]) -> dict[str, str]:
+    """`macros.*` files of the checkout's spec directories, but those of the macro packages the
+    stage builds and installs itself: the rpm macro files of packages whose tools the seed
+    supplies (Debian's perl or cmake carry none). Imported directories count too: a spec is read
+    in the stage's root, which never holds an imported package's RPM (only a build that
+    BuildRequires it does), so importing `perl` must not leave `%{perl_vendorlib}` undefined for
+    every perl module that read before. {file name: spec directory}, the first directory in
+    sorted order for a repeated name."""
     found: dict[str, str] = {}
     for tree in SPEC_TREES:
         for path in sorted((checkout / tree).glob("*/macros.*")):
             directory = f"{tree}/{path.parent.name}"
-            if directory not in imported and path.is_file():
+            if directory not in built_by_stage and path.is_file():
                 found.setdefault(path.name, directory)
     return found
 
@@ -203,9 +207,11 @@ def azl_build_file(
 #
 # The stage builds Azure Linux's macro packages from their spec directories and installs them
 # on {base}, whose rpm reads them as Azure Linux's rpm does, and defines what the toolkit
-# defines on its command lines. Its macro files are those of the checkout's packages that are
-# not imported, whose tools the seed supplies without them (Debian's perl or cmake carry none),
-# less the definitions holding a placeholder their spec would fill in (`@@VERSION@@`).
+# defines on its command lines. Its macro files are those of the checkout's other packages,
+# whose tools the seed supplies without them (Debian's perl or cmake carry none), less the
+# definitions holding a placeholder their spec would fill in (`@@VERSION@@`).
+# Where several specs build one package (golang and golang-1.23), a requirement goes to the
+# highest version that meets it, as the toolkit resolves it.
 toolchain_stage(
     name={STAGE_NAME!r},
     base={base!r},
@@ -215,6 +221,7 @@ toolchain_stage(
 {files}    ],
     defines={defines!r},
     run_check={run_check!r},
+    provider_choice="highest-version",
 )
 
 # Every rpm_package under this directory is built in that root.
@@ -275,21 +282,13 @@ async def azl_import(
         source = checkout / directory.path
         files.extend(read_tree(source, f"{dest}/{directory.path}"))
         files.append(FileContent(f"{dest}/{directory.path}/BUILD", build_file(source).encode()))
-    # What is imported now, with what earlier imports left in the workspace.
-    imported = {d.path for d in directories} | {
-        f"{tree}/{d.name}"
-        for tree in SPEC_TREES
-        if (Path(dest) / tree).is_dir()
-        for d in (Path(dest) / tree).iterdir()
-        if d.is_dir()
-    }
-    macros = macro_files(checkout, imported)
-    for name, directory in macros.items():
-        text = (checkout / directory / name).read_text(errors="replace")
-        files.append(FileContent(f"{dest}/{MACROS_DIR}/{name}", without_placeholders(text).encode()))
     macro_directories = [
         d.path for d in directories if d.name in subsystem.macro_packages
     ]
+    macros = macro_files(checkout, set(macro_directories))
+    for name, directory in macros.items():
+        text = (checkout / directory / name).read_text(errors="replace")
+        files.append(FileContent(f"{dest}/{MACROS_DIR}/{name}", without_placeholders(text).encode()))
     build = azl_build_file(dest, subsystem.base, subsystem.defines, macro_directories, macros)
     files.append(FileContent(f"{dest}/BUILD", build.encode()))
 

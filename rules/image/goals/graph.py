@@ -126,8 +126,13 @@ async def _rpm_package_entry(target: Target) -> GraphEntry:
     info = packages.info(address)
     nodes = [{**entry, "spec": info.spec_path, "packages": [p.name for p in info.packages]}]
     for pkg in info.packages:
-        nodes.append({"id": _package_node(pkg.name), "kind": "binary_package", "name": pkg.name, "target": node})
-        edges.add((_package_node(pkg.name), node, "built_by"))
+        # Where several targets build one package name (a stage that chooses by version), the
+        # package node is the chosen one's; the others' are nodes of their own, marked.
+        builder = packages.builders.get(pkg.name, address)
+        package_node = _package_node(pkg.name) if builder == address else f"{_package_node(pkg.name)} ({node})"
+        extra = {} if builder == address else {"passed_over_for": str(builder)}
+        nodes.append({"id": package_node, "kind": "binary_package", "name": pkg.name, "target": node, **extra})
+        edges.add((package_node, node, "built_by"))
     root = await Get(SpecRoot, SpecRootRequest(address))
     unresolved = []
     sections = [("BuildRequires", info.build_requires)] + [("Requires", p.requires) for p in info.packages]

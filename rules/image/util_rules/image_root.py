@@ -52,6 +52,7 @@ from rules.rpm.util_rules.package_graph import (
     RpmPackageGraphRequest,
     closure,
 )
+from rules.rpm.util_rules.versions import Evr, evr_order
 from rules.sandbox.root import InRootProcess, InRootResult, RootArchive
 from rules.toolchain.util_rules.roots import StageRoot, StageRootRequest
 
@@ -117,10 +118,13 @@ class RpmHeaders:
     # name, version, release, arch, license
     tags: FrozenDict[str, tuple[str, str, str, str, str]]
 
-    def install_closure(self, chosen: set[str], target_of: dict[str, Address]) -> set[str]:
+    def install_closure(
+        self, chosen: set[str], target_of: dict[str, Address], by_version: bool = False
+    ) -> set[str]:
         """`chosen` plus the RPMs that provide what they require, transitively. What none
         provides (the C library of a seed, /bin/sh) is left to the image's other content; what
-        RPMs of two targets provide is an error, as in the package graph."""
+        RPMs of two targets provide is an error, as in the package graph, unless the stage
+        chooses `by_version`: then the newest RPM, and a tie is the error."""
         by_capability: dict[str, list[str]] = defaultdict(list)
         for rpm_file in sorted(self.provides):
             for capability in self.provides[rpm_file]:
@@ -132,6 +136,10 @@ class RpmHeaders:
                 candidates = by_capability.get(requirement, [])
                 if not candidates or any(c in chosen for c in candidates):
                     continue
+                if by_version and len({target_of[c] for c in candidates}) > 1:
+                    order = {c: evr_order(Evr(None, *self.tags[c][1:3])) for c in candidates}
+                    top = max(order.values())
+                    candidates = [c for c in candidates if not order[c] < top]
                 targets = sorted({target_of[c] for c in candidates})
                 if len(targets) > 1:
                     raise AmbiguousProviderError(
@@ -340,7 +348,9 @@ async def image_packages(request: ImagePackagesRequest, rpm: RpmSubsystem) -> Im
     all_rpms = await Get(Digest, MergeDigests(b.digest for b in built))
     headers = await Get(RpmHeaders, RpmHeadersRequest(all_rpms, tuple(f for b in built for f in b.rpms)))
     chosen = {f"RPMS/{graph.infos[p.address].package(p.package).filename}" for p in packages}
-    files = tuple(sorted(headers.install_closure(chosen, {f: b.address for b in built for f in b.rpms})))
+    files = tuple(
+        sorted(headers.install_closure(chosen, {f: b.address for b in built for f in b.rpms}, graph.by_version))
+    )
     digest = await Get(Digest, DigestSubset(all_rpms, PathGlobs(list(files))))
     by_file = {f: b for b in built for f in b.rpms}
     epoch = max(

@@ -33,13 +33,22 @@ class RpmRequires(Goal):
 
 
 def satisfied_by(graph: RpmPackageGraph, root: SpecRoot, address, requirement: RpmDependency) -> str:
-    provider = graph.resolve(requirement, address)
+    """What meets the requirement, and in a stage that chooses by version, the target packages
+    that provide its name but were passed over (older, or outside its version conditions)."""
+    choice = graph.choose(requirement, f"{graph.infos[address].spec_path} (target {address})")
+    passed = (
+        " (passed over: " + ", ".join(o.describe(graph) for o in choice.passed_over) + ")"
+        if choice.passed_over
+        else ""
+    )
+    if choice.chosen is not None:
+        return f"{choice.chosen}{passed}"
+    provider = graph.by_convention(requirement, address)
     if provider is not None:
-        explicit = requirement.name in graph.providers
-        return str(provider) if explicit else f"{provider} (by naming convention)"
+        return f"{provider} (by naming convention){passed}"
     if requirement.name in root.capabilities:
-        return root.description
-    return NOTHING
+        return root.description + passed
+    return NOTHING + passed
 
 
 @goal_rule
@@ -63,8 +72,8 @@ async def rpm_requires(
             for title, requirements in sections:
                 for requirement in requirements:
                     answer = satisfied_by(graph, root, target.address, requirement)
-                    unmet += answer == NOTHING and title == "BuildRequires"
-                    if answer == NOTHING:
+                    unmet += answer.startswith(NOTHING) and title == "BuildRequires"
+                    if answer.startswith(NOTHING):
                         unreadable.update(graph.unreadable)
                     write_stdout(f"  {title}: {requirement} -> {answer}\n")
     if unmet:

@@ -5,6 +5,15 @@ built in its root (its *universe*, see rules/toolchain/util_rules/stages.py). A 
 matched by name (capability name, ignoring its version; rpmbuild's own check still compares
 versions when it runs). What no target provides is left to the root the package is built in.
 
+Two targets providing one name is an error in keel's own stages: a monorepo names what it
+means. A stage may instead choose as Azure Linux's toolkit does (`provider_choice =
+"highest-version"`, which `azl-import` writes): among the targets whose Provides meet the
+requirement's version conditions (`BuildRequires: golang >= 1.24`), the one with the highest
+version; for an unversioned requirement, the highest of all. Equal versions from two targets
+stay an error. The target that loses is still a target and still builds when asked. Every reader
+of the graph (inference, build closures, images, rpm-requires, rpm-graph and so the editor)
+goes through `choose`.
+
 A spec rpmspec cannot read is kept apart (`unreadable`): building it, or reading its
 dependencies, gives its error, and the rest of the graph stays usable. In a workspace of thousands
 of imported specs one broken spec must not stop the others: the graph warns once, naming it, and
@@ -13,6 +22,7 @@ a requirement nothing meets says which unreadable specs might have provided it.
 from __future__ import annotations
 
 from collections import defaultdict
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Iterable, TypeVar
 
@@ -37,7 +47,9 @@ from rules.rpm.util_rules.spec_info import (
     RpmSpecInfoRequest,
     SpecRead,
 )
+from rules.rpm.util_rules.versions import Evr, evr_order, overlaps
 from rules.toolchain.util_rules.stages import (
+    AllToolchainStages,
     StageMembers,
     StageMembersRequest,
     TargetStage,
@@ -84,6 +96,34 @@ class Provider:
 
     def __str__(self) -> str:
         return f"{self.package} ({self.address})"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One Provides of a target's binary package: `golang = 1.23.4-1.azl3` of
+    azl/SPECS/golang:golang-1.23's package golang."""
+
+    provider: Provider
+    provides: RpmDependency
+
+    def evr(self, graph: RpmPackageGraph) -> Evr:
+        """The version it offers: its own, or for an unversioned Provides its package's."""
+        if self.provides.version:
+            return Evr.parse(self.provides.version)
+        pkg = graph.infos[self.provider.address].package(self.provider.package)
+        return Evr(pkg.epoch, pkg.version, pkg.release)
+
+    def describe(self, graph: RpmPackageGraph) -> str:
+        return f"{self.provider.package} {self.evr(graph)} ({self.provider.address})"
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """What a requirement resolves to among the targets, and the target packages that provide
+    its name but were passed over (an older version, or one outside its version conditions)."""
+
+    chosen: Provider | None
+    passed_over: tuple[Offer, ...] = ()
 
 
 T = TypeVar("T")
@@ -133,7 +173,12 @@ class RpmPackageGraph:
     explicit: FrozenDict[Address, tuple[Address, ...]]
     providers: FrozenDict[str, tuple[Provider, ...]]
     unreadable: FrozenDict[Address, str] = FrozenDict()  # target -> rpmspec's error
-    builders: FrozenDict[str, Address] = FrozenDict()  # binary package name -> its target
+    # binary package name -> its target (with `by_version`, the one with the highest version)
+    builders: FrozenDict[str, Address] = FrozenDict()
+    # capability -> every Provides of it, for choosing by version
+    offers: FrozenDict[str, tuple[Offer, ...]] = FrozenDict()
+    # The stage's `provider_choice` is "highest-version" (see the module docstring).
+    by_version: bool = False
 
     @property
     def unreadable_note(self) -> str:
@@ -150,28 +195,91 @@ class RpmPackageGraph:
         infos: dict[Address, RpmSpecInfo],
         explicit: dict[Address, tuple[Address, ...]],
         unreadable: dict[Address, str] | None = None,
+        by_version: bool = False,
     ) -> RpmPackageGraph:
         providers: dict[str, set[Provider]] = defaultdict(set)
-        builders: dict[str, Address] = {}
-        for address, info in infos.items():
+        offers: dict[str, list[Offer]] = defaultdict(list)
+        built_by: dict[str, list[Address]] = defaultdict(list)
+        for address, info in sorted(infos.items()):
             for pkg in info.packages:
-                other = builders.setdefault(pkg.name, address)
-                if other != address:
-                    a, b = sorted((other, address))
-                    raise AmbiguousProviderError(
-                        f"Two rpm_package targets build the package {pkg.name}: {a} "
-                        f"({infos[a].spec_path}) and {b} ({infos[b].spec_path}). Rename one "
-                        "package or remove one target."
-                    )
+                built_by[pkg.name].append(address)
+                provider = Provider(address, pkg.name)
                 for capability in (pkg.name, *(p.name for p in pkg.provides)):
-                    providers[capability].add(Provider(address, pkg.name))
-        return cls(
+                    providers[capability].add(provider)
+                if by_version:
+                    # rpm gives every package `Provides: NAME = EVR`; a test's info may not.
+                    own = () if any(p.name == pkg.name for p in pkg.provides) else (
+                        RpmDependency(pkg.name, "=", str(Evr(pkg.epoch, pkg.version, pkg.release))),
+                    )
+                    for provides in (*own, *pkg.provides):
+                        offers[provides.name].append(Offer(provider, provides))
+        builders: dict[str, Address] = {}
+        for name, addresses in built_by.items():
+            if len(addresses) > 1 and not by_version:
+                a, b = addresses[:2]
+                raise AmbiguousProviderError(
+                    f"Two rpm_package targets build the package {name}: {a} "
+                    f"({infos[a].spec_path}) and {b} ({infos[b].spec_path}). Rename one "
+                    "package or remove one target."
+                )
+            builders[name] = addresses[0]
+        graph = cls(
             FrozenDict(infos),
             FrozenDict(explicit),
             FrozenDict({k: tuple(sorted(v, key=str)) for k, v in sorted(providers.items())}),
             FrozenDict(unreadable or {}),
             FrozenDict(sorted(builders.items())),
+            FrozenDict({k: tuple(dict.fromkeys(v)) for k, v in sorted(offers.items())}),
+            by_version,
         )
+        if by_version:
+            # A package name built by several targets goes to the newest of them (a tie is
+            # left for `choose` to refuse where it matters).
+            newest = {
+                name: graph._newest([o for o in graph.offers[name] if o.provider.package == name])
+                for name, addresses in built_by.items()
+                if len(addresses) > 1
+            }
+            graph = dataclasses.replace(
+                graph,
+                builders=FrozenDict(
+                    sorted({**builders, **{n: o[0].provider.address for n, o in newest.items()}}.items())
+                ),
+            )
+        return graph
+
+    def _newest(self, offers: list[Offer]) -> list[Offer]:
+        """The offers of the highest version, of one target or (a tie) several."""
+        order = {o: evr_order(o.evr(self)) for o in offers}
+        top = max(order.values())
+        return [o for o in offers if not order[o] < top]
+
+    def choose(self, requirement: RpmDependency, origin: str) -> ProviderChoice:
+        """The target package a requirement goes to (None: the root's, or nothing's), and the
+        ones passed over. `origin` says who asks, for the error a tie gives."""
+        if not self.by_version:
+            return ProviderChoice(self.provider_of(requirement.name, origin, str(requirement)))
+        offers = self.offers.get(requirement.name, ())
+        meeting = [
+            o for o in offers
+            if overlaps(o.provides.flags, o.provides.version, requirement.flags, requirement.version)
+        ]
+        if not meeting:
+            return ProviderChoice(None, offers)
+        best = self._newest(meeting)
+        if len({o.provider.address for o in best}) > 1:
+            listed = " and ".join(
+                f"{o.provider.address} ({self.infos[o.provider.address].spec_path}, package "
+                f"{o.provider.package}: {o.provides})"
+                for o in best
+            )
+            raise AmbiguousProviderError(
+                f"{origin}: `{requirement}` is provided at the same version by two targets: "
+                f"{listed}. Their stage takes the highest version that meets a requirement, and "
+                "these tie: remove one target, or require a version only one of them has."
+            )
+        chosen = best[0].provider
+        return ProviderChoice(chosen, tuple(o for o in offers if o.provider.address != chosen.address))
 
     def by_convention(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
         """The target package that a capability rpm generates from files (`perl(Foo::Bar)`)
@@ -186,6 +294,8 @@ class RpmPackageGraph:
         or None. Two targets providing it is an error, for builds and images alike: never a
         silent first pick. `origin` says who asks and `wanted` what (default: the name), for
         that error."""
+        if self.by_version:
+            return self.choose(RpmDependency(capability), origin).chosen
         found = self.providers.get(capability, ())
         if len({p.address for p in found}) > 1:
             listed = " and ".join(
@@ -201,7 +311,7 @@ class RpmPackageGraph:
     def resolve(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
         """The one target package that provides `requirement`, or None for the environment."""
         origin = f"{self.infos[requirer].spec_path} (target {requirer})"
-        found = self.provider_of(requirement.name, origin, str(requirement))
+        found = self.choose(requirement, origin).chosen
         return found if found is not None else self.by_convention(requirement, requirer)
 
     def requirements(self, address: Address) -> tuple[RpmDependency, ...]:
@@ -290,8 +400,9 @@ class RpmPackageGraph:
 
 @rule(desc="Read the rpm package graph", level=LogLevel.DEBUG)
 async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
-    members = await Get(
-        StageMembers, StageMembersRequest(request.stage, request.stage_packages_only)
+    members, stages = await MultiGet(
+        Get(StageMembers, StageMembersRequest(request.stage, request.stage_packages_only)),
+        Get(AllToolchainStages),
     )
     targets = await Get(UnexpandedTargets, Addresses(members))
     # A spec rpmspec cannot read is left out of the graph with its error (SpecRead, not a
@@ -316,6 +427,7 @@ async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
             for t, deps in zip(targets, explicit)
         },
         {a: r.error for a, r in zip(members, reads) if r.error is not None},
+        by_version=stages.get(request.stage).provider_choice == "highest-version",
     )
 
 

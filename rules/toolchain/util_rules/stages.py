@@ -29,6 +29,7 @@ from rules.toolchain.target_types import (
     ToolchainBuildEnvField,
     ToolchainDefinesField,
     ToolchainPackagesField,
+    ToolchainProviderChoiceField,
     ToolchainProvidesField,
     ToolchainRemoveFilesField,
     ToolchainRootFilesField,
@@ -55,6 +56,8 @@ class ToolchainStage:
     bin_sh: str | None
     remove_files: tuple[str, ...]
     root_files: FrozenDict[str, str]
+    # What several targets providing one name resolve to (ToolchainProviderChoiceField).
+    provider_choice: str = "unique"
 
     def index_of(self, address: Address) -> int | None:
         return self.packages.index(address) if address in self.packages else None
@@ -139,6 +142,7 @@ async def _resolve_stage(target: Target) -> ToolchainStage:
         bin_sh=target[ToolchainBinShField].value,
         remove_files=tuple(target[ToolchainRemoveFilesField].value or ()),
         root_files=FrozenDict(target[ToolchainRootFilesField].value or {}),
+        provider_choice=target[ToolchainProviderChoiceField].value,
     )
 
 
