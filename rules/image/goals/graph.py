@@ -26,6 +26,7 @@ from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
 from pants.engine.target import Target, Targets, UnexpandedTargets
 from pants.util.logging import LogLevel
+from pants.option.option_types import IntOption
 from pants.util.strutil import help_text
 
 from rules.core.host_tools import HostTools, HostToolsRequest
@@ -69,6 +70,20 @@ class RpmGraphSubsystem(GoalSubsystem):
         that neither a target nor the toolchain root meets are marked. Writes
         `dist/{GRAPH_DIR}/graph.dot`, `graph.svg` (with Graphviz's `dot`) and `graph.json`.
         """
+    )
+
+
+    svg_max_nodes = IntOption(
+        default=2000,
+        help=help_text(
+            """
+            Draw `graph.svg` only for graphs of at most this many nodes. Graphviz's layout
+            takes minutes to hours at the size of a whole distribution (Azure Linux's SPECS
+            tree makes about 10,000 nodes), where a picture is unreadable anyway: `graph.dot`
+            and `graph.json` are still written, and a picture of part of the tree is one
+            `./pants rpm-graph TARGETS` away. 0 draws every graph.
+            """
+        ),
     )
 
 
@@ -296,6 +311,7 @@ def to_dot(nodes: list[dict], edges: list[tuple[str, str, str]], unresolved: lis
 @goal_rule
 async def rpm_graph(
     console: Console,
+    subsystem: RpmGraphSubsystem,
     targets: Targets,
     workspace: Workspace,
     dist_dir: DistDir,
@@ -329,19 +345,6 @@ async def rpm_graph(
         "cycles": [[*loop, loop[0]] for loop in loops],
     }
     dot = to_dot(nodes, edges, unresolved, loops)
-    host = await Get(HostSettings)
-    tools = await Get(HostTools, HostToolsRequest(("dot",), host.search_path))
-    rendered = await Get(
-        ProcessResult,
-        Process(
-            argv=(tools["dot"], "-Tsvg", "-o", "graph.svg", "graph.dot"),
-            input_digest=await Get(Digest, CreateDigest([FileContent("graph.dot", dot.encode())])),
-            output_files=("graph.svg",),
-            env={"KEEL_HOST_TOOLS": tools.identity},
-            description=f"Draw the graph of {len(nodes)} nodes with Graphviz",
-            level=LogLevel.DEBUG,
-        ),
-    )
     outputs = await Get(
         Digest,
         CreateDigest(
@@ -351,15 +354,42 @@ async def rpm_graph(
             ]
         ),
     )
-    svg = await Get(Digest, AddPrefix(rendered.output_digest, GRAPH_DIR))
-    workspace.write_digest(await Get(Digest, MergeDigests([outputs, svg])), path_prefix=str(dist_dir.relpath))
+    drawn = not subsystem.svg_max_nodes or len(nodes) <= subsystem.svg_max_nodes
+    if drawn:
+        host = await Get(HostSettings)
+        tools = await Get(HostTools, HostToolsRequest(("dot",), host.search_path))
+        rendered = await Get(
+            ProcessResult,
+            Process(
+                argv=(tools["dot"], "-Tsvg", "-o", "graph.svg", "graph.dot"),
+                input_digest=await Get(Digest, CreateDigest([FileContent("graph.dot", dot.encode())])),
+                output_files=("graph.svg",),
+                env={"KEEL_HOST_TOOLS": tools.identity},
+                description=f"Draw the graph of {len(nodes)} nodes with Graphviz",
+                level=LogLevel.DEBUG,
+            ),
+        )
+        svg = await Get(Digest, AddPrefix(rendered.output_digest, GRAPH_DIR))
+        outputs = await Get(Digest, MergeDigests([outputs, svg]))
+    # A picture of an earlier, smaller run must not pass for this one's.
+    stale_svg = os.path.join(str(dist_dir.relpath), GRAPH_DIR, "graph.svg")
+    if not drawn and os.path.exists(stale_svg):
+        os.unlink(stale_svg)
+    workspace.write_digest(outputs, path_prefix=str(dist_dir.relpath))
     kinds = defaultdict(int)
     for node in nodes:
         kinds[node["kind"]] += 1
     summary = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    written = "dot,svg,json" if drawn else "dot,json"
     console.print_stdout(
-        f"Wrote {dist_dir.relpath}/{GRAPH_DIR}/graph.{{dot,svg,json}}: {summary}; {len(edges)} edges, "
+        f"Wrote {dist_dir.relpath}/{GRAPH_DIR}/graph.{{{written}}}: {summary}; {len(edges)} edges, "
         f"{len(loops)} cycles, {len(unresolved)} unresolved requirements."
+        + (
+            ""
+            if drawn
+            else f" No graph.svg: {len(nodes)} nodes is more than `--rpm-graph-svg-max-nodes` "
+            f"({subsystem.svg_max_nodes}); draw part of it with `./pants rpm-graph TARGETS`."
+        )
     )
     return RpmGraph(exit_code=0)
 
