@@ -201,6 +201,8 @@ class RpmPackageGraph:
         offers: dict[str, list[Offer]] = defaultdict(list)
         built_by: dict[str, list[Address]] = defaultdict(list)
         for address, info in sorted(infos.items()):
+            if not info.for_target_arch:
+                continue  # builds nothing here (ExclusiveArch/ExcludeArch), so provides nothing
             for pkg in info.packages:
                 built_by[pkg.name].append(address)
                 provider = Provider(address, pkg.name)

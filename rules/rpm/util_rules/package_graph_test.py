@@ -3,6 +3,8 @@ keel's own stages refuse two providers; a stage with `provider_choice = "highest
 sends each requirement where Azure Linux's toolkit sends it."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from pants.engine.addresses import Address
 
@@ -103,3 +105,21 @@ def test_a_tie_is_refused_naming_both_targets() -> None:
         graph.dependencies(c)
     assert "`mta` is provided at the same version by two targets: azl/SPECS/a:a" in str(e.value)
     assert "azl/SPECS/b:b (azl/SPECS/b/b.spec, package b: mta = 1)" in str(e.value)
+
+
+def test_a_spec_for_another_architecture_provides_nothing() -> None:
+    # Azure Linux's kernel and kernel-64k (ExclusiveArch: aarch64) both build bpftool at one
+    # version; on x86_64 only kernel's counts.
+    kernel, k64, bcc = (Address(f"azl/SPECS/{n}", target_name=n) for n in ("kernel", "kernel-64k", "bcc"))
+    infos = {
+        kernel: info(kernel, package("kernel", "6.6"), package("bpftool", "6.6")),
+        k64: dataclasses.replace(
+            info(k64, package("kernel-64k", "6.6"), package("bpftool", "6.6")),
+            exclusive_arch=("aarch64",), target_arch="x86_64",
+        ),
+        bcc: info(bcc, package("bcc", "1"), build_requires=("bpftool",)),
+    }
+    graph = RpmPackageGraph.create(infos, {}, by_version=True)
+    assert graph.dependencies(bcc) == (kernel,)
+    assert dataclasses.replace(infos[k64], target_arch="aarch64").for_target_arch
+    assert not dataclasses.replace(infos[kernel], exclude_arch=("x86_64",), target_arch="x86_64").for_target_arch

@@ -90,9 +90,25 @@ class RpmSpecInfo:
     packages: tuple[BinaryPackageInfo, ...]
     sources: tuple[SourceFile, ...]  # every SourceN and PatchN
     defines: tuple[tuple[str, str], ...]
+    # ExclusiveArch and ExcludeArch, as rpm expanded them, and the root's target architecture.
+    exclusive_arch: tuple[str, ...] = ()
+    exclude_arch: tuple[str, ...] = ()
+    target_arch: str = ""
 
     def package(self, name: str) -> BinaryPackageInfo:
         return next(pkg for pkg in self.packages if pkg.name == name)
+
+    @property
+    def for_target_arch(self) -> bool:
+        """Whether rpmbuild builds it for the root's architecture: a spec that does not (Azure
+        Linux's kernel-64k, shim-unsigned-aarch64 on x86_64) provides nothing here, as in the
+        toolkit, which leaves such specs out of its graph."""
+        arch = self.target_arch
+        if not arch:
+            return True
+        return arch not in self.exclude_arch and (
+            not self.exclusive_arch or arch in self.exclusive_arch or "noarch" in self.exclusive_arch
+        )
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,7 @@ QUERY_BUCKETS = 256
 
 _SRPM_QF = (
     "SRC\t%{NAME}\t%{VERSION}\t%{RELEASE}\t%{CHANGELOGTIME}\n"
+    "[EXCLUSIVEARCH\t%{EXCLUSIVEARCH}\n][EXCLUDEARCH\t%{EXCLUDEARCH}\n]"
     "[SOURCE\t%{SOURCE}\n][PATCH\t%{PATCH}\n]"
     "[BR\t%{REQUIRENAME}\t%{REQUIREFLAGS:depflags}\t%{REQUIREVERSION}\n]"
 )
@@ -141,7 +158,7 @@ tab=$(printf '\t')
 local=" "
 while [ "$n" -gt 0 ]; do local="$local$1 "; shift; n=$((n - 1)); done
 srpm=$(rpmspec -q --srpm --qf "$srpm_qf" "$@" "$spec")
-printf '%s\n' "$srpm"
+printf 'TARGET\t%s\n%s\n' "$keel_target_arch" "$srpm"
 echo '@@BINARY'
 rpmspec -q --qf "$binary_qf" "$@" "$spec"
 echo '@@PARSED'
@@ -176,9 +193,12 @@ def parse_query_output(spec_input: RpmSpecInput, output: str) -> RpmSpecInfo:
     changelog_time: int | None = None
     build_requires: list[RpmDependency] = []
     source_names: list[str] = []
+    arches: dict[str, list[str]] = {"TARGET": [], "EXCLUSIVEARCH": [], "EXCLUDEARCH": []}
     for line in srpm_part.splitlines():
         kind, *fields = line.split("\t")
-        if kind == "SRC":
+        if kind in arches and fields:
+            arches[kind].append(fields[0])
+        elif kind == "SRC":
             name, version, release, changelog = fields
             changelog_time = int(changelog) if changelog.isdigit() else None
         elif kind in ("SOURCE", "PATCH"):
@@ -248,6 +268,9 @@ def parse_query_output(spec_input: RpmSpecInput, output: str) -> RpmSpecInfo:
         packages=tuple(packages),
         sources=tuple(SourceFile(filename, urls.get(filename)) for filename in source_names),
         defines=spec_input.defines,
+        exclusive_arch=tuple(arches["EXCLUSIVEARCH"]),
+        exclude_arch=tuple(arches["EXCLUDEARCH"]),
+        target_arch=next(iter(arches["TARGET"]), ""),
     )
 
 
@@ -396,7 +419,11 @@ def batch_script(batch: SpecQueryBatch) -> str:
     """Query i of the batch writes its output, errors and status to files in /tmp (the
     sandbox's own tmpfs); as many lanes as the machine has cores run them (the count is read at
     run time: it is not in the action's key); then every answer goes to stdout in order."""
-    lines = ["query() {", _QUERY_SCRIPT, "}", 'out=$(mktemp -d)']
+    lines = [
+        "query() {", _QUERY_SCRIPT, "}", 'out=$(mktemp -d)',
+        # The architecture rpmbuild builds for in this root, for ExclusiveArch/ExcludeArch.
+        "keel_target_arch=$(rpm --eval '%{_target_cpu}')",
+    ]
     for i, spec_input in enumerate(batch.inputs):
         args = " ".join(shlex.quote(a) for a in _query_args(spec_input))
         lines.append(f'q{i}() {{ (query {args}) > "$out/{i}.out" 2> "$out/{i}.err"; echo $? > "$out/{i}.rc"; }}')
