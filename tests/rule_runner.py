@@ -17,7 +17,7 @@ from rules.rpm import register
 from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms
 from rules.rpm.util_rules.package_graph import RpmPackageGraph, RpmPackageGraphRequest
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest
-from rules.sources.fetch import SpecSources, SpecSourcesRequest
+from rules.sources.fetch import SourcesAvailability, SpecSources, SpecSourcesRequest
 from tests.pants_workspace import PYTHON_SEARCH_PATH, pex_cli_pin
 
 SEED_LOCK = Path.cwd() / "toolchain" / "seed.lock.json"
@@ -32,6 +32,7 @@ def keel_rule_runner(*options: str) -> RuleRunner:
             QueryRule(RpmPackageGraph, [RpmPackageGraphRequest]),
             QueryRule(BuiltRpms, [BuildRpmRequest]),
             QueryRule(SpecSources, [SpecSourcesRequest]),
+            QueryRule(SourcesAvailability, [SpecSourcesRequest]),
         ],
         target_types=register.target_types(),
     )

@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pants.engine.addresses import Address
 from pants.engine.fs import (
     CreateDigest,
     Digest,
@@ -29,7 +30,13 @@ _FETCH_SCRIPT = (Path(__file__).parent / "scripts" / "fetch_source.py").read_byt
 
 
 class SourceError(Exception):
-    pass
+    """A source of `address`'s spec cannot be had. The address travels with the error: a build
+    raises it for the spec whose sources are missing, and a dependent's build passes it on, so
+    `rpm-compat` tells "this spec has no sources" from "a BuildRequires target has none"."""
+
+    def __init__(self, message: str, *, address: Address | None = None):
+        super().__init__(message)
+        self.address = address
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class SpecSourcesRequest:
     signatures_path: str  # where NAME.signatures.json is (or would be)
     local_digest: Digest  # the files next to the spec, at their repo paths
     wanted: tuple[SourceFile, ...]
+    # The rpm_package whose sources these are (a toolchain root's own files have none).
+    address: Address | None = None
 
 
 @dataclass(frozen=True)
@@ -65,11 +74,34 @@ class FetchSourceRequest:
     # What the file is, and what to do when no candidate has its bytes, if not a spec's source.
     noun: str = "source"
     remedy: str | None = None
+    address: Address | None = None  # the rpm_package, for SourceError
+
+    def error(self, detail: str) -> str:
+        """The SourceError's message when no candidate has the file's bytes."""
+        remedy = self.remedy or (
+            "Put the file in the source cache (`build-support/source-cache import DIR`), add a "
+            "mirror (`[rpm-sources].mirrors`), or, if the new bytes are the right ones, update "
+            f"its sha256 in {self.signatures_path}."
+        )
+        return (
+            f"{self.owner}: cannot get {self.noun} {self.filename}, pinned by "
+            f"{self.signatures_path}:\n{detail}\n{remedy}"
+        )
 
 
 @dataclass(frozen=True)
 class FetchedSource:
     digest: Digest
+
+
+@dataclass(frozen=True)
+class SourceFetch:
+    """A fetch's file, or what each candidate gave (fetch_source.py's report): the answer of a
+    fetch as data, for rules that go on past a missing source (`rpm-compat`'s source check)
+    without catching an exception of the engine's (see spec_info.py on why keel avoids that)."""
+
+    digest: Digest | None
+    error: str | None = None
 
 
 def fetch_candidates(
@@ -86,7 +118,7 @@ def fetch_candidates(
 
 
 @rule(desc="Fetch a source by sha256", level=LogLevel.DEBUG)
-async def fetch_source(request: FetchSourceRequest, host: HostSettings) -> FetchedSource:
+async def try_fetch_source(request: FetchSourceRequest, host: HostSettings) -> SourceFetch:
     tools, script = await MultiGet(
         Get(HostTools, HostToolsRequest(("python3",), host.search_path)),
         Get(Digest, CreateDigest([FileContent("fetch_source.py", _FETCH_SCRIPT)])),
@@ -111,16 +143,16 @@ async def fetch_source(request: FetchSourceRequest, host: HostSettings) -> Fetch
         ),
     )
     if result.exit_code != 0:
-        remedy = request.remedy or (
-            "Put the file in the source cache (`build-support/source-cache import DIR`), add a "
-            "mirror (`[rpm-sources].mirrors`), or, if the new bytes are the right ones, update "
-            f"its sha256 in {request.signatures_path}."
-        )
-        raise SourceError(
-            f"{request.owner}: cannot get {request.noun} {request.filename}, pinned by "
-            f"{request.signatures_path}:\n{result.stderr.decode(errors='replace').strip()}\n{remedy}"
-        )
-    return FetchedSource(result.output_digest)
+        return SourceFetch(None, result.stderr.decode(errors="replace").strip())
+    return SourceFetch(result.output_digest)
+
+
+@rule(desc="Fetch a source by sha256", level=LogLevel.DEBUG)
+async def fetch_source(request: FetchSourceRequest) -> FetchedSource:
+    fetch = await Get(SourceFetch, FetchSourceRequest, request)
+    if fetch.digest is None:
+        raise SourceError(request.error(fetch.error or ""), address=request.address)
+    return FetchedSource(fetch.digest)
 
 
 @dataclass(frozen=True)
@@ -133,8 +165,17 @@ class ResolvedSources:
     sums: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class ResolvedSourcesRead:
+    """ResolvedSources, or why a spec's sources cannot even be listed (a source neither local
+    nor pinned, a local file that does not match its pin, a malformed signatures file)."""
+
+    resolved: ResolvedSources | None
+    error: str | None = None
+
+
 @rule(desc="Resolve a spec's sources", level=LogLevel.DEBUG)
-async def resolve_spec_sources(request: SpecSourcesRequest, options: RpmSourcesSubsystem) -> ResolvedSources:
+async def read_spec_sources(request: SpecSourcesRequest, options: RpmSourcesSubsystem) -> ResolvedSourcesRead:
     entries = await Get(DigestEntries, Digest, request.local_digest)
     local: dict[str, FileEntry] = {}
     for entry in entries:
@@ -142,9 +183,10 @@ async def resolve_spec_sources(request: SpecSourcesRequest, options: RpmSourcesS
             continue
         name = os.path.basename(entry.path)
         if name in local:
-            raise SourceError(
+            return ResolvedSourcesRead(
+                None,
                 f"{request.owner}: two sources are both named {name} ({local[name].path} and "
-                f"{entry.path}); rpmbuild keeps sources flat in %{{_sourcedir}}, so rename one."
+                f"{entry.path}); rpmbuild keeps sources flat in %{{_sourcedir}}, so rename one.",
             )
         local[name] = entry
 
@@ -157,7 +199,7 @@ async def resolve_spec_sources(request: SpecSourcesRequest, options: RpmSourcesS
         try:  # a parse, no Get: nothing of the engine's is caught
             signatures = parse_signatures(request.signatures_path, contents[0].content)
         except InvalidSignaturesError as e:
-            raise SourceError(f"{request.owner}: {e}") from None
+            return ResolvedSourcesRead(None, f"{request.owner}: {e}")
 
     fetches = []
     for source in request.wanted:
@@ -166,17 +208,19 @@ async def resolve_spec_sources(request: SpecSourcesRequest, options: RpmSourcesS
         if entry is not None:
             actual = entry.file_digest.fingerprint
             if expected and expected != actual:
-                raise SourceError(
+                return ResolvedSourcesRead(
+                    None,
                     f"{request.owner}: {entry.path} does not match {request.signatures_path}: "
                     f"expected sha256 {expected}, actual {actual}. Restore the file, or record "
-                    "the new sha256 if the change is intended."
+                    "the new sha256 if the change is intended.",
                 )
             continue
         if expected is None:
-            raise SourceError(
+            return ResolvedSourcesRead(
+                None,
                 f"{request.owner}: source {source.filename} is neither next to the spec nor "
                 f"pinned in {request.signatures_path}. Add the file to the spec's directory, or "
-                f'add "{source.filename}": "<sha256>" under "Signatures" in that file.'
+                f'add "{source.filename}": "<sha256>" under "Signatures" in that file.',
             )
         fetches.append(
             FetchSourceRequest(
@@ -185,6 +229,7 @@ async def resolve_spec_sources(request: SpecSourcesRequest, options: RpmSourcesS
                 candidates=fetch_candidates(source.filename, expected, source.url, options),
                 owner=request.owner,
                 signatures_path=request.signatures_path,
+                address=request.address,
             )
         )
 
@@ -197,7 +242,67 @@ async def resolve_spec_sources(request: SpecSourcesRequest, options: RpmSourcesS
     )
     sums = {name: entry.file_digest.fingerprint for name, entry in local.items()}
     sums.update((f.filename, f.sha256) for f in fetches)
-    return ResolvedSources(flat_local, tuple(fetches), tuple(sorted(sums.items())))
+    return ResolvedSourcesRead(ResolvedSources(flat_local, tuple(fetches), tuple(sorted(sums.items()))))
+
+
+@rule(desc="Resolve a spec's sources", level=LogLevel.DEBUG)
+async def resolve_spec_sources(request: SpecSourcesRequest) -> ResolvedSources:
+    read = await Get(ResolvedSourcesRead, SpecSourcesRequest, request)
+    if read.resolved is None:
+        raise SourceError(read.error or "", address=request.address)
+    return read.resolved
+
+
+@dataclass(frozen=True)
+class MissingSource:
+    """A pinned file no candidate has: where keel looked, and the first line of its error."""
+
+    filename: str
+    signatures_path: str
+    reason: str
+    looked_in: tuple[str, ...]  # the candidates, in the order tried
+    attempts: tuple[str, ...]  # what each candidate gave (fetch_source.py's report)
+
+
+@dataclass(frozen=True)
+class SourcesAvailability:
+    """Whether a spec's sources can all be had, found out by fetching them (what a build would
+    fetch first, so a build after it fetches nothing again). `error`: the sources cannot even
+    be listed (see ResolvedSourcesRead); `missing`: pinned files no candidate has."""
+
+    missing: tuple[MissingSource, ...] = ()
+    error: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.error is None and not self.missing
+
+
+@rule(desc="Check a spec's sources", level=LogLevel.DEBUG)
+async def spec_sources_availability(request: SpecSourcesRequest) -> SourcesAvailability:
+    read = await Get(ResolvedSourcesRead, SpecSourcesRequest, request)
+    if read.resolved is None:
+        return SourcesAvailability(error=read.error)
+    fetches = read.resolved.fetches
+    answers = await MultiGet(Get(SourceFetch, FetchSourceRequest, f) for f in fetches)
+    return SourcesAvailability(
+        missing=tuple(
+            MissingSource(
+                f.filename,
+                f.signatures_path,
+                # The SourceError's first line, as a build would raise it.
+                f.error(answer.error or "").splitlines()[0],
+                f.candidates,
+                tuple(
+                    line.strip()
+                    for line in (answer.error or "").splitlines()[1:]
+                    if line.startswith("  ")
+                ),
+            )
+            for f, answer in zip(fetches, answers)
+            if answer.digest is None
+        )
+    )
 
 
 @rule(desc="Gather a spec's sources", level=LogLevel.DEBUG)

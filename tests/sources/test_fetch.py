@@ -9,22 +9,31 @@ import pytest
 from pants.engine.fs import DigestContents, PathGlobs, Snapshot
 from pants.engine.internals.scheduler import ExecutionError
 
-from rules.sources.fetch import SourceFile, SpecSources, SpecSourcesRequest
+from pants.engine.addresses import Address
+
+from rules.sources.fetch import SourceError, SourceFile, SourcesAvailability, SpecSources, SpecSourcesRequest
 from tests.rule_runner import keel_rule_runner
 
 TARBALL = b"pretend this is a release tarball\n"
 TARBALL_SHA = hashlib.sha256(TARBALL).hexdigest()
 
 
-def gather(rule_runner, wanted: tuple[SourceFile, ...]) -> dict[str, bytes]:
+X = Address("specs/x", target_name="x")
+
+
+def sources_request(rule_runner, wanted: tuple[SourceFile, ...]) -> SpecSourcesRequest:
     local = rule_runner.request(Snapshot, [PathGlobs(["specs/x/*", "!specs/x/BUILD"])])
-    request = SpecSourcesRequest(
+    return SpecSourcesRequest(
         owner="specs/x/x.spec (target specs/x:x)",
         signatures_path="specs/x/x.signatures.json",
         local_digest=local.digest,
         wanted=wanted,
+        address=X,
     )
-    sources = rule_runner.request(SpecSources, [request])
+
+
+def gather(rule_runner, wanted: tuple[SourceFile, ...]) -> dict[str, bytes]:
+    sources = rule_runner.request(SpecSources, [sources_request(rule_runner, wanted)])
     contents = rule_runner.request(DigestContents, [sources.digest])
     return {c.path: c.content for c in contents}
 
@@ -100,3 +109,33 @@ def test_a_source_neither_present_nor_pinned_is_an_error(tmp_path: Path) -> None
         "source y-2.0.tar.gz is neither next to the spec nor pinned in specs/x/x.signatures.json"
         in str(e.value)
     )
+
+
+def test_a_missing_source_is_an_error_of_its_target_and_an_answer_of_the_check(tmp_path: Path) -> None:
+    # The target's address travels with the error: a dependent's build passes it on, and
+    # rpm-compat says "blocked by specs/x:x", not that the dependent lacks a source.
+    never = hashlib.sha256(b"a release nobody kept\n").hexdigest()
+    rule_runner = keel_rule_runner(f"--rpm-sources-cache-dir={tmp_path}")
+    workspace(rule_runner, {"x-1.0.tar.gz": never})
+    wanted = (SourceFile("x-1.0.tar.gz", "https://upstream.invalid/x-1.0.tar.gz"), SourceFile("fix.patch", None))
+    with pytest.raises(ExecutionError) as e:
+        gather(rule_runner, wanted)
+    (error,) = [w for w in e.value.wrapped_exceptions if isinstance(w, SourceError)]
+    assert error.address == X
+
+    # The check answers with data: which pin is missing, where keel looked, what each gave.
+    found = rule_runner.request(SourcesAvailability, [sources_request(rule_runner, wanted)])
+    assert not found.available and found.error is None
+    (missing,) = found.missing
+    assert (missing.filename, missing.signatures_path) == ("x-1.0.tar.gz", "specs/x/x.signatures.json")
+    assert missing.reason.startswith("specs/x/x.spec (target specs/x:x): cannot get source x-1.0.tar.gz")
+    assert missing.looked_in == (
+        str(tmp_path / "x-1.0.tar.gz"), str(tmp_path / "by-sha256" / never), "https://upstream.invalid/x-1.0.tar.gz",
+    )
+    assert [a.split(": ", 1)[0] for a in missing.attempts] == list(missing.looked_in)
+
+    # A source neither local nor pinned: the check says so instead of raising.
+    unpinned = rule_runner.request(
+        SourcesAvailability, [sources_request(rule_runner, (SourceFile("y-2.0.tar.gz", None),))]
+    )
+    assert "neither next to the spec nor pinned" in (unpinned.error or "")

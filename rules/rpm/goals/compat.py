@@ -1,11 +1,18 @@
-"""`./pants rpm-compat`: build many rpm_package targets, carry on past failures, and report
-each as built or failed with a category and the first line that says why.
+"""`./pants rpm-compat`: build many rpm_package targets, carry on past failures, and give each
+one a state, as a distribution's build service does: built, failed (with a category and the
+first line that says why), blocked (by the nearest target of its build closure that failed, has
+no sources or is unreadable), no sources (which pinned files, where keel looked) or unreadable.
+Then the targets that block the most others: what to fix first.
 
 `./pants package` stops at the first failure, as a build should. A distribution engineer
 bringing a tree of specs to a new build root wants the other question answered: which of them
-build here, and what stops the rest. Each target's build is tried on its own (a rule that turns
-the failure into data), so one failing spec does not stop the others, and a spec whose
-BuildRequires failed is reported as such.
+build here, and what stops the rest. The run goes in two steps. First every spec's sources are
+fetched (what a build fetches first): a spec without them is not built, nor is a spec whose build
+closure holds one, so a tree of thousands of specs, most of them without sources on the machine,
+costs the builds of the few that can build. Then each remaining target's build is tried on its
+own (a rule that turns the failure into data), so one failing spec does not stop the others.
+The question is whether a spec builds from source here: a package `[rpm].seed` could supply is
+still "no sources" when its sources are missing.
 """
 from __future__ import annotations
 
@@ -13,9 +20,11 @@ import json
 import logging
 import os
 import re
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, deque
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping
 
+from pants.base.build_root import BuildRoot
 from pants.core.util_rules.distdir import DistDir
 from pants.engine.addresses import Address
 from pants.engine.console import Console
@@ -29,17 +38,40 @@ from pants.util.strutil import help_text
 
 from rules.rpm.target_types import RpmPackageTarget
 from rules.rpm.util_rules import build_log
-from rules.rpm.util_rules.build import BuildRpmRequest, BuiltRpms, RpmBuildError, ToolchainOrderError
-from rules.rpm.util_rules.package_graph import AmbiguousProviderError, BuildCycleError
+from rules.rpm.util_rules.build import (
+    BuildRpmRequest,
+    BuiltRpms,
+    PackageSourcesRequest,
+    RpmBuildError,
+    ToolchainOrderError,
+)
+from rules.rpm.util_rules.package_graph import (
+    AmbiguousProviderError,
+    BuildCycleError,
+    RpmPackageGraph,
+    TargetPackageGraphRequest,
+)
 from rules.rpm.util_rules.spec_info import InvalidSpecError
-from rules.sources.fetch import SourceError
+from rules.sources.fetch import MissingSource, SourceError, SourcesAvailability
 
 logger = logging.getLogger(__name__)
 
+# States: every target ends in exactly one.
 BUILT = "built"
-# Failure categories, in the order the report lists them.
+FAILED = "failed"
+BLOCKED = "blocked"
+NO_SOURCES = "no sources"
+UNREADABLE = "unreadable"
+STATES = (BUILT, FAILED, BLOCKED, NO_SOURCES, UNREADABLE)
+# States that stop the targets whose build closure holds a target in them.
+BLOCKING = (FAILED, NO_SOURCES, UNREADABLE)
+
+# Categories, in the order the report lists them: the failure's kind for FAILED, and for the
+# other states what their older readers knew them by.
 MISSING_BUILDREQUIRES = "missing BuildRequires"
 DEPENDENCY_FAILED = "a BuildRequires target failed"
+DEPENDENCY_NO_SOURCES = "a BuildRequires target has no sources"
+DEPENDENCY_UNREADABLE = "a BuildRequires target is unreadable"
 UNDEFINED_MACRO = "undefined macro"
 CHECK_FAILED = "%check failed"
 SOURCE_NOT_AVAILABLE = "source not available"
@@ -48,9 +80,19 @@ WRONG_ARCH = "not for this architecture"
 RPMBUILD_ERROR = "rpmbuild error"
 OTHER = "package graph error"
 CATEGORIES = (
-    MISSING_BUILDREQUIRES, DEPENDENCY_FAILED, UNDEFINED_MACRO, CHECK_FAILED,
-    SOURCE_NOT_AVAILABLE, SPEC_UNREADABLE, WRONG_ARCH, RPMBUILD_ERROR, OTHER,
+    MISSING_BUILDREQUIRES, DEPENDENCY_FAILED, DEPENDENCY_NO_SOURCES, DEPENDENCY_UNREADABLE,
+    UNDEFINED_MACRO, CHECK_FAILED, SOURCE_NOT_AVAILABLE, SPEC_UNREADABLE, WRONG_ARCH,
+    RPMBUILD_ERROR, OTHER,
 )
+# A blocked target's category, by its blocker's state.
+_BLOCKED_CATEGORY = {
+    FAILED: DEPENDENCY_FAILED,
+    NO_SOURCES: DEPENDENCY_NO_SOURCES,
+    UNREADABLE: DEPENDENCY_UNREADABLE,
+}
+_BLOCKER_VERB = {FAILED: "failed", NO_SOURCES: "has no sources", UNREADABLE: "is unreadable"}
+# How many targets the report lists as blocking the most.
+TOP_BLOCKERS = 10
 
 _NEEDED = re.compile(r"^\s+(.+?) is needed by ")
 # An rpm error line holding a macro rpm could not expand, e.g.
@@ -65,18 +107,30 @@ class RpmCompatSubsystem(GoalSubsystem):
     name = "rpm-compat"
     help = help_text(
         """
-        Build the given rpm_package targets, carrying on past failures, and report each as
-        built or failed, with a category (missing BuildRequires, a BuildRequires target failed,
-        undefined macro, %check failed, source not available, spec unreadable, not for this
-        architecture, rpmbuild error) and the first line that says why. Writes
-        `dist/NAME.json` and `dist/NAME.md` (see `--report-name`) and the log of every failed
-        rpmbuild under `dist/NAME-logs/`.
+        Build the given rpm_package targets, carrying on past failures, and give each a state:
+        built; failed, with a category (missing BuildRequires, undefined macro, %check failed,
+        not for this architecture, rpmbuild error) and the first line that says why; blocked by
+        the nearest target of its build closure that failed, has no sources or is unreadable;
+        no sources (which pinned files are missing, where keel looked for them); unreadable
+        (rpmspec cannot parse it). Specs without sources, and those they block, are not built.
+        Lists the targets that block the most others. Writes `dist/NAME.json` and `dist/NAME.md`
+        (see `--report-name`) and the log of every failed rpmbuild under `dist/NAME-logs/`.
         """
     )
 
     report_name = StrOption(
         default="rpm-compat",
         help="The report's file name under dist/, without extension.",
+    )
+    sources_report = StrOption(
+        default=None,
+        help=help_text(
+            """
+            The report of `build-support/source-cache from-host --report FILE` (for every
+            signatures file, `{"cached": [...], "missing": {file: reason}}`): its reason why a
+            pinned file is missing replaces keel's own in the report's "no sources" entries.
+            """
+        ),
     )
 
 
@@ -94,10 +148,15 @@ class BuildAttemptRequest:
 class BuildAttempt:
     address: Address
     built: tuple[str, ...]  # RPM files, when built
-    category: str  # BUILT or a failure category
-    detail: str  # e.g. the missing BuildRequires, or the target that failed
+    category: str  # BUILT or a category
+    detail: str  # e.g. the missing BuildRequires, or the target that blocks it
     first_error: str
     log: str  # the whole rpmbuild log of a failure, or ""
+    state: str = BUILT
+    # The target of its build closure that stops it (BLOCKED), and the targets between them.
+    blocked_by: Address | None = None
+    blocked_through: tuple[Address, ...] = ()
+    missing: tuple[MissingSource, ...] = ()  # NO_SOURCES: the pinned files no candidate has
 
 
 def classify_log(log: str) -> tuple[str, str]:
@@ -121,66 +180,272 @@ def classify_log(log: str) -> tuple[str, str]:
     return RPMBUILD_ERROR, ""
 
 
+def unreadable_attempt(address: Address, error: str) -> BuildAttempt:
+    """An unreadable spec's entry, from rpmspec's error (InvalidSpecError's message)."""
+    lines = [line for line in error.splitlines()[1:] if line.strip()]
+    first = next((line for line in lines if "error" in line.lower()), lines[0] if lines else error)
+    category = UNDEFINED_MACRO if _UNEXPANDED.search(first) else SPEC_UNREADABLE
+    return BuildAttempt(address, (), category, "", first.strip(), "", state=UNREADABLE)
+
+
+def no_sources_attempt(address: Address, availability: SourcesAvailability) -> BuildAttempt:
+    if availability.error is not None:
+        first = availability.error.splitlines()[0]
+        return BuildAttempt(address, (), SOURCE_NOT_AVAILABLE, "", first, "", state=NO_SOURCES)
+    missing = availability.missing
+    return BuildAttempt(
+        address, (), SOURCE_NOT_AVAILABLE, ", ".join(m.filename for m in missing),
+        missing[0].reason, "", state=NO_SOURCES, missing=missing,
+    )
+
+
+def blocked_attempt(address: Address, blocker: Address, state: str, first_error: str) -> BuildAttempt:
+    return BuildAttempt(
+        address, (), _BLOCKED_CATEGORY[state], str(blocker),
+        f"{blocker} {_BLOCKER_VERB[state]}: {first_error}", "", state=BLOCKED, blocked_by=blocker,
+    )
+
+
 @rule(desc="Try to build an RPM", level=LogLevel.DEBUG)
 async def build_attempt(request: BuildAttemptRequest) -> BuildAttempt:
     address = request.address
+    # A caught Get's exception: pantsd may keep this attempt's value after the failing input is
+    # fixed (see spec_info.py); a new run of `rpm-compat` without pantsd, as azl-compat runs it,
+    # tries again.
     try:
         built = await Get(BuiltRpms, BuildRpmRequest(address))
     except RpmBuildError as e:
         if e.address != address:
-            attempt = BuildAttempt(
-                address, (), DEPENDENCY_FAILED, str(e.address),
-                f"{e.address} failed: {build_log.first_error(e.log)}", "",
-            )
+            attempt = blocked_attempt(address, e.address, FAILED, build_log.first_error(e.log))
         else:
             category, detail = classify_log(e.log) if e.log else (RPMBUILD_ERROR, "")
             first = build_log.first_error(e.log) if e.log else str(e).splitlines()[0]
-            attempt = BuildAttempt(address, (), category, detail, first, e.log)
+            attempt = BuildAttempt(address, (), category, detail, first, e.log, state=FAILED)
     except InvalidSpecError as e:
-        lines = [line for line in str(e).splitlines()[1:] if line.strip()]
-        first = next((line for line in lines if "error" in line.lower()), lines[0] if lines else str(e))
-        category = UNDEFINED_MACRO if _UNEXPANDED.search(first) else SPEC_UNREADABLE
-        attempt = BuildAttempt(address, (), category, "", first.strip(), "")
+        attempt = unreadable_attempt(address, str(e))
     except SourceError as e:
-        lines = str(e).splitlines()
-        attempt = BuildAttempt(address, (), SOURCE_NOT_AVAILABLE, "", lines[0], "")
+        first = str(e).splitlines()[0]
+        if e.address is not None and e.address != address:
+            # A BuildRequires target's source, not this spec's own.
+            attempt = blocked_attempt(address, e.address, NO_SOURCES, first)
+        else:
+            attempt = BuildAttempt(address, (), SOURCE_NOT_AVAILABLE, "", first, "", state=NO_SOURCES)
     except (AmbiguousProviderError, BuildCycleError, ToolchainOrderError) as e:
         # The package graph around this target. Errors of the workspace as a whole (a toolchain
         # that does not build, a BUILD file that does not parse) end the run instead.
-        attempt = BuildAttempt(address, (), OTHER, type(e).__name__, str(e).splitlines()[0], "")
+        attempt = BuildAttempt(
+            address, (), OTHER, type(e).__name__, str(e).splitlines()[0], "", state=FAILED
+        )
     else:
         attempt = BuildAttempt(address, built.rpms, BUILT, "", "", "")
-    if attempt.category == BUILT:
+    if attempt.state == BUILT:
         logger.info(f"built {address}")
     else:
         detail = f" ({attempt.detail})" if attempt.detail else ""
-        logger.info(f"FAILED {address}: {attempt.category}{detail}: {attempt.first_error}")
+        logger.info(f"{attempt.state.upper()} {address}: {attempt.category}{detail}: {attempt.first_error}")
     return attempt
 
 
-def markdown(attempts: list[BuildAttempt], title: str) -> str:
-    counts = Counter(a.category for a in attempts)
-    built = counts.pop(BUILT, 0)
+def build_dependencies(graph: RpmPackageGraph, address: Address) -> tuple[Address, ...]:
+    """The targets whose RPMs `address`'s build installs. Where the graph cannot say (a
+    requirement two targets tie on, an explicit dependency on an unreadable spec), its explicit
+    dependencies: the build's own attempt reports the error."""
+    try:
+        return graph.build_order_dependencies(address)
+    except (AmbiguousProviderError, InvalidSpecError):
+        return tuple(graph.explicit.get(address, ()))
+
+
+def nearest_blocker(
+    address: Address,
+    dependencies: Mapping[Address, tuple[Address, ...]],
+    states: Mapping[Address, str],
+) -> tuple[Address, tuple[Address, ...]] | None:
+    """The target nearest to `address` in its build closure (breadth first, then by name) whose
+    state blocks it, and the targets between them; None if none does."""
+    parents: dict[Address, Address | None] = {address: None}
+    pending = deque([address])
+    while pending:
+        node = pending.popleft()
+        for dep in sorted(dependencies.get(node, ())):
+            if dep in parents:
+                continue
+            parents[dep] = node
+            if states.get(dep) in BLOCKING:
+                through = []
+                step = parents[dep]
+                while step is not None and step != address:
+                    through.append(step)
+                    step = parents[step]
+                return dep, tuple(reversed(through))
+            pending.append(dep)
+    return None
+
+
+def build_closure(address: Address, dependencies: Mapping[Address, tuple[Address, ...]]) -> set[Address]:
+    """Every target `address`'s build needs built first, transitively (not itself)."""
+    seen: set[Address] = set()
+    pending = list(dependencies.get(address, ()))
+    while pending:
+        node = pending.pop()
+        if node in seen or node == address:
+            continue
+        seen.add(node)
+        pending.extend(dependencies.get(node, ()))
+    return seen
+
+
+def settle(
+    attempts: Iterable[BuildAttempt],
+    dependencies: Mapping[Address, tuple[Address, ...]],
+    others: Mapping[Address, BuildAttempt],
+) -> tuple[list[BuildAttempt], list[tuple[Address, int]]]:
+    """Every blocked target's blocker made the nearest one of its build closure, and the targets
+    that block the most others, with how many each blocks (of `attempts`, transitively through
+    build closures), most first. `others`: what is known of targets not asked about (a
+    BuildRequires target outside the run that failed or has no sources)."""
+    attempts = list(attempts)
+    known = {**others, **{a.address: a for a in attempts}}
+    states = {address: a.state for address, a in known.items()}
+    settled = []
+    blocks: Counter[Address] = Counter()
+    for attempt in attempts:
+        if attempt.state != BLOCKED:
+            settled.append(attempt)
+            continue
+        nearest = nearest_blocker(attempt.address, dependencies, states)
+        if nearest is not None:
+            blocker, through = nearest
+            cause = known[blocker]
+            attempt = replace(
+                blocked_attempt(attempt.address, blocker, cause.state, cause.first_error),
+                blocked_through=through,
+            )
+        settled.append(attempt)
+        blockers = {a for a in build_closure(attempt.address, dependencies) if states.get(a) in BLOCKING}
+        if attempt.blocked_by is not None:
+            blockers.add(attempt.blocked_by)
+        blocks.update(blockers)
+    top = sorted(blocks.items(), key=lambda item: (-item[1], item[0]))[:TOP_BLOCKERS]
+    return settled, top
+
+
+def with_host_reasons(attempt: BuildAttempt, host_reasons: Mapping[tuple[str, str], str]) -> BuildAttempt:
+    """A "no sources" entry with from-host's reasons (by signatures file and file name) where it
+    has one: it says why its lookup found no file, keel's only that no candidate had it."""
+    if not attempt.missing:
+        return attempt
+    missing = tuple(
+        replace(m, reason=host_reasons.get((m.signatures_path, m.filename), m.reason))
+        for m in attempt.missing
+    )
+    first = missing[0]
+    # keel's own reason names the file; from-host's says only why it is missing.
+    first_error = first.reason if first == attempt.missing[0] else f"{first.filename}: {first.reason}"
+    return replace(attempt, missing=missing, first_error=first_error)
+
+
+def read_host_reasons(path: str | None, build_root: str) -> dict[tuple[str, str], str]:
+    """(signatures file relative to the build root, file name) -> from-host's reason."""
+    if not path:
+        return {}
+    # A file the user names for this run only, read as it is now: a goal rule runs every time.
+    with open(os.path.expanduser(path)) as f:
+        report = json.load(f)
+    reasons = {}
+    for signatures, entry in report.items():
+        relative = os.path.relpath(os.path.join(build_root, signatures), build_root)
+        for name, reason in entry.get("missing", {}).items():
+            reasons[(relative, name)] = reason
+    return reasons
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:200]
+
+
+def detail_of(attempt: BuildAttempt) -> str:
+    if attempt.state == BLOCKED and attempt.blocked_through:
+        return f"{attempt.detail} (through {', '.join(str(a) for a in attempt.blocked_through)})"
+    return attempt.detail
+
+
+def markdown(
+    attempts: list[BuildAttempt],
+    top: list[tuple[Address, int]],
+    known: Mapping[Address, BuildAttempt],
+    title: str,
+) -> str:
+    states = Counter(a.state for a in attempts)
+    categories = Counter(a.category for a in attempts if a.state != BUILT)
     lines = [
         f"# {title}",
         "",
-        f"{built} of {len(attempts)} built.",
+        f"{states[BUILT]} of {len(attempts)} built.",
         "",
-        "| result | specs |",
+        "| state | specs |",
         "| --- | --- |",
-        f"| built | {built} |",
-        *(f"| {c} | {counts[c]} |" for c in CATEGORIES if counts.get(c)),
+        *(f"| {s} | {states[s]} |" for s in STATES),
         "",
-        "| target | result | detail | first error line |",
-        "| --- | --- | --- | --- |",
+        "| category | specs |",
+        "| --- | --- |",
+        *(f"| {c} | {categories[c]} |" for c in CATEGORIES if categories.get(c)),
+        "",
+    ]
+    if top:
+        lines += [
+            "## What blocks the most",
+            "",
+            "Each target's count is the specs whose build closure holds it, directly or through "
+            "other targets: fixing it is what lets them be tried.",
+            "",
+            "| target | state | specs blocked | why |",
+            "| --- | --- | --- | --- |",
+            *(
+                f"| {address} | {known[address].state} | {count} | {_cell(known[address].first_error)} |"
+                for address, count in top
+            ),
+            "",
+        ]
+    lines += [
+        "## Every spec",
+        "",
+        "| target | state | category | detail | first error line |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for a in attempts:
-
-        def cell(text: str) -> str:
-            return text.replace("|", "\\|").replace("\n", " ")[:200]
-
-        lines.append(f"| {a.address} | {a.category} | {cell(a.detail)} | {cell(a.first_error)} |")
+        category = "" if a.state == BUILT else a.category
+        lines.append(
+            f"| {a.address} | {a.state} | {category} | {_cell(detail_of(a))} | {_cell(a.first_error)} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def report_entry(a: BuildAttempt, log_path: str | None) -> dict:
+    return {
+        "target": str(a.address),
+        "spec_dir": a.address.spec_path,
+        "state": a.state,
+        # "result" and the categories are the first report's fields; "state" tells more.
+        "result": BUILT if a.state == BUILT else "failed",
+        "category": a.category,
+        "detail": a.detail,
+        "first_error": a.first_error,
+        "blocked_by": str(a.blocked_by) if a.blocked_by is not None else None,
+        "blocked_through": [str(t) for t in a.blocked_through],
+        "missing_sources": [
+            {
+                "file": m.filename,
+                "signatures": m.signatures_path,
+                "reason": m.reason,
+                "looked_in": list(m.looked_in),
+                "attempts": list(m.attempts),
+            }
+            for m in a.missing
+        ],
+        "rpms": list(a.built),
+        "log": log_path,
+    }
 
 
 @goal_rule
@@ -192,34 +457,105 @@ async def rpm_compat(
     dist: DistDir,
 ) -> RpmCompat:
     addresses = [t.address for t in targets if isinstance(t, RpmPackageTarget)]
+    asked = set(addresses)
     console.print_stderr(f"Building {len(addresses)} rpm_package targets, carrying on past failures.")
-    attempts = list(await MultiGet(Get(BuildAttempt, BuildAttemptRequest(a)) for a in addresses))
+
+    # The build closures, from each target's package graph, of the targets asked about and of
+    # the targets they need: those are built first, and their sources are checked too.
+    graphs: dict[Address, RpmPackageGraph] = {}
+    dependencies: dict[Address, tuple[Address, ...]] = {}
+    unreadable: dict[Address, str] = {}
+    pending = list(dict.fromkeys(addresses))
+    while pending:
+        found = await MultiGet(Get(RpmPackageGraph, TargetPackageGraphRequest(a)) for a in pending)
+        graphs.update(zip(pending, found))
+        reached = []
+        for address in pending:
+            graph = graphs[address]
+            if address in graph.unreadable:
+                unreadable[address] = graph.unreadable[address]
+                dependencies[address] = ()
+                continue
+            dependencies[address] = build_dependencies(graph, address)
+            reached.extend(d for d in dependencies[address] if d not in graphs)
+        pending = list(dict.fromkeys(reached))
+
+    readable = [a for a in graphs if a not in unreadable]
+    availability = dict(
+        zip(readable, await MultiGet(Get(SourcesAvailability, PackageSourcesRequest(a)) for a in readable))
+    )
+    known: dict[Address, BuildAttempt] = {
+        **{a: unreadable_attempt(a, error) for a, error in unreadable.items()},
+        **{a: no_sources_attempt(a, found) for a, found in availability.items() if not found.available},
+    }
+    states = {a: k.state for a, k in known.items()}
+    # The targets asked about, and the BuildRequires targets outside the run, each tried on its
+    # own: a dependent's build builds them anyway, and their own attempt says why one failed.
+    to_build = []
+    for address in graphs:
+        if address in known:
+            continue
+        nearest = nearest_blocker(address, dependencies, states)
+        if nearest is not None:
+            blocker, through = nearest
+            known[address] = replace(
+                blocked_attempt(address, blocker, states[blocker], known[blocker].first_error),
+                blocked_through=through,
+            )
+        else:
+            to_build.append(address)
+    console.print_stderr(
+        f"{len(asked.intersection(to_build))} of them have every source and nothing blocking "
+        "them: building those."
+    )
+    tried = dict(zip(to_build, await MultiGet(Get(BuildAttempt, BuildAttemptRequest(a)) for a in to_build)))
+    # A target the package graph did not show in a build closure, yet a build needed (its
+    # attempt did not run): known by its dependents' errors.
+    for attempt in tried.values():
+        if attempt.state == BLOCKED and attempt.blocked_by not in known and attempt.blocked_by not in tried:
+            cause = attempt.first_error.split(": ", 1)[-1]  # after "TARGET failed: "
+            failed = attempt.category == DEPENDENCY_FAILED
+            known[attempt.blocked_by] = BuildAttempt(
+                attempt.blocked_by, (), RPMBUILD_ERROR if failed else SOURCE_NOT_AVAILABLE, "",
+                cause, "", state=FAILED if failed else NO_SOURCES,
+            )
+    known.update(tried)
+    host_reasons = read_host_reasons(subsystem.sources_report, BuildRoot().path)
+    known = {a: with_host_reasons(k, host_reasons) for a, k in known.items()}
+    attempts, top = settle(
+        (known[a] for a in addresses), dependencies, {a: k for a, k in known.items() if a not in asked}
+    )
+
     name = subsystem.report_name
     logs_dir = f"{name}-logs"
+
+    def log_path(a: BuildAttempt) -> str | None:
+        return os.path.join(str(dist.relpath), logs_dir, f"{a.address.path_safe_spec}.log") if a.log else None
+
+    states_count = Counter(a.state for a in attempts)
     report = {
-        "version": 1,
-        "built": sum(a.category == BUILT for a in attempts),
+        "version": 2,
+        "built": states_count[BUILT],
         "total": len(attempts),
+        "states": {s: states_count[s] for s in STATES},
         "categories": dict(sorted(Counter(a.category for a in attempts).items())),
-        "targets": [
+        "top_blockers": [
             {
-                "target": str(a.address),
-                "spec_dir": a.address.spec_path,
-                "result": BUILT if a.category == BUILT else "failed",
-                "category": a.category,
-                "detail": a.detail,
-                "first_error": a.first_error,
-                "rpms": list(a.built),
-                "log": os.path.join(str(dist.relpath), logs_dir, f"{a.address.path_safe_spec}.log")
-                if a.log
-                else None,
+                "target": str(address),
+                "state": known[address].state,
+                "category": known[address].category,
+                "blocks": count,
+                "first_error": known[address].first_error,
             }
-            for a in attempts
+            for address, count in top
         ],
+        "targets": [report_entry(a, log_path(a)) for a in attempts],
     }
     files = [
         FileContent(f"{name}.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()),
-        FileContent(f"{name}.md", markdown(attempts, f"rpm-compat: {len(addresses)} specs").encode()),
+        FileContent(
+            f"{name}.md", markdown(attempts, top, known, f"rpm-compat: {len(addresses)} specs").encode()
+        ),
         *(
             FileContent(f"{logs_dir}/{a.address.path_safe_spec}.log", a.log.encode())
             for a in attempts
@@ -232,7 +568,15 @@ async def rpm_compat(
     console.print_stdout(
         f"{report['built']} of {len(attempts)} built"
         + "".join(f"; {counts[c]} {c}" for c in CATEGORIES if counts.get(c))
-        + f". Details: {dist.relpath}/{name}.md and {name}.json."
+        + ". States: "
+        + ", ".join(f"{states_count[s]} {s}" for s in STATES if states_count.get(s))
+        + "."
+        + (
+            " Blocking the most: " + ", ".join(f"{a} ({n})" for a, n in top[:3]) + "."
+            if top
+            else ""
+        )
+        + f" Details: {dist.relpath}/{name}.md and {name}.json."
     )
     return RpmCompat(exit_code=0 if report["built"] == len(attempts) else 1)
 

@@ -40,13 +40,21 @@ from rules.rpm.util_rules.package_graph import (
 )
 from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
 from rules.rpm.util_rules.seed import PackageSeed, SeededRpm, SeedError, build_inputs_key
-from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest, RpmSpecInput, macro_args
+from rules.rpm.util_rules.spec_info import (
+    RpmSpecInfo,
+    RpmSpecInfoRequest,
+    RpmSpecInput,
+    SpecInputRead,
+    SpecRead,
+    macro_args,
+)
 from rules.sandbox.root import BuildRoot, BuildRootRequest, InRootProcess, InRootResult
 from rules.sources.fetch import (
     FetchedSource,
     FetchSourceRequest,
     ResolvedSources,
     SourceError,
+    SourcesAvailability,
     SpecSources,
     SpecSourcesRequest,
 )
@@ -232,6 +240,46 @@ async def build_plan(request: BuildPlanRequest) -> BuildPlan:
     )
 
 
+async def spec_sources_request(
+    address: Address, spec_input: RpmSpecInput, info: RpmSpecInfo
+) -> SpecSourcesRequest:
+    """What a package's build fetches: its spec's Sources and Patches, local or pinned."""
+    signatures_path = os.path.join(
+        spec_input.source_dir, Path(spec_input.spec_path).stem + ".signatures.json"
+    )
+    sources_digest = await Get(
+        Digest, DigestSubset(spec_input.snapshot_digest, PathGlobs(spec_input.local_files))
+    )
+    return SpecSourcesRequest(
+        owner=f"{info.spec_path} (target {address})",
+        signatures_path=signatures_path,
+        local_digest=sources_digest,
+        wanted=info.sources,
+        address=address,
+    )
+
+
+@dataclass(frozen=True)
+class PackageSourcesRequest:
+    address: Address
+
+
+@rule(desc="Check an RPM's sources", level=LogLevel.DEBUG)
+async def package_sources_availability(request: PackageSourcesRequest) -> SourcesAvailability:
+    """Whether the sources of an rpm_package's build can all be had, before building anything
+    (`rpm-compat`: a spec without sources is not built, nor are the specs that need it)."""
+    spec_read, input_read = await MultiGet(
+        Get(SpecRead, RpmSpecInfoRequest(request.address)),
+        Get(SpecInputRead, RpmSpecInfoRequest(request.address)),
+    )
+    if spec_read.info is None or input_read.spec_input is None:
+        # Its callers ask about specs the package graph could read; the read's own error, as
+        # data, rather than an exception, should another one ask.
+        return SourcesAvailability(error=spec_read.error or input_read.error)
+    sources_request = await spec_sources_request(request.address, input_read.spec_input, spec_read.info)
+    return await Get(SourcesAvailability, SpecSourcesRequest, sources_request)
+
+
 @rule(desc="Build an RPM", level=LogLevel.DEBUG)
 async def build_rpm(
     request: BuildRpmRequest,
@@ -259,18 +307,7 @@ async def build_rpm(
     dep_digests = await MultiGet(
         Get(Digest, DigestSubset(built.digest, PathGlobs([path]))) for built, path in dep_files
     )
-    signatures_path = os.path.join(
-        spec_input.source_dir, Path(spec_input.spec_path).stem + ".signatures.json"
-    )
-    sources_digest = await Get(
-        Digest, DigestSubset(spec_input.snapshot_digest, PathGlobs(spec_input.local_files))
-    )
-    sources_request = SpecSourcesRequest(
-        owner=owner,
-        signatures_path=signatures_path,
-        local_digest=sources_digest,
-        wanted=info.sources,
-    )
+    sources_request = await spec_sources_request(request.address, spec_input, info)
     spec_entries, resolved, preinstalled = await MultiGet(
         Get(DigestEntries, DigestSubset(spec_input.snapshot_digest, PathGlobs([spec_input.spec_path]))),
         Get(ResolvedSources, SpecSourcesRequest, sources_request),
