@@ -235,6 +235,22 @@ class ToolchainProviderChoiceField(StringField):
     )
 
 
+class ToolchainToolchainPackagesField(StringSequenceField):
+    alias = "toolchain_packages"
+    help = help_text(
+        """
+        Binary packages the distribution's own toolchain supplies to its package stage, which
+        this stage's root stands in for, e.g. the names in Azure Linux's toolchain manifest
+        (`toolkit/resources/manifests/package/toolchain_x86_64.txt`), which `azl-import`
+        writes here. Azure Linux's toolkit builds every other spec against those prebuilt
+        toolchain RPMs, never against the toolchain's specs; likewise, among the packages built
+        in this stage's root, a target building one of these names is not a provider: a
+        `BuildRequires: gcc` is met by the root (its seed), not by an imported `gcc` spec whose
+        sources this machine may not have. Those targets still build when asked.
+        """
+    )
+
+
 class ToolchainOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
@@ -266,6 +282,7 @@ class ToolchainStageTarget(Target):
         ToolchainRootFilesField,
         ToolchainMacroFilesField,
         ToolchainProviderChoiceField,
+        ToolchainToolchainPackagesField,
         ToolchainOutputPathField,
     )
     help = help_text(

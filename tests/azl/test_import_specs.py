@@ -12,6 +12,7 @@ from rules.azl.goals.import_specs import (
     build_file,
     find_spec_directories,
     macro_files,
+    toolchain_packages,
     without_placeholders,
 )
 
@@ -102,3 +103,21 @@ def test_macro_definitions_with_build_time_placeholders_are_left_out() -> None:
         "%ninja_build ninja\n"
     )
     assert without_placeholders(text) == "%cmake \\\n  %{set_build_flags} \\\n  cmake -B build\n%ninja_build ninja\n"
+
+
+def test_the_toolchain_manifest_names_the_packages_the_root_stands_in_for(tmp_path: Path) -> None:
+    manifest = tmp_path / "toolkit/resources/manifests/package/toolchain_x86_64.txt"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(
+        "gcc-13.2.0-7.azl3.x86_64.rpm\ngcc-c++-13.2.0-7.azl3.x86_64.rpm\n"
+        "perl-Test-Harness-3.48-1.azl3.noarch.rpm\nglibc-2.38-10.azl3.x86_64.rpm\n\n"
+    )
+    names = toolchain_packages(tmp_path, "x86_64")
+    assert names == ["gcc", "gcc-c++", "glibc", "perl-Test-Harness"]
+    assert toolchain_packages(tmp_path, "aarch64") == []  # no manifest: nothing named
+    text = azl_build_file(
+        "azl", "//toolchain/azl:bootstrap", {"azl": "3"}, [], {}, names,
+        "toolkit/resources/manifests/package/toolchain_x86_64.txt",
+    )
+    assert "        'gcc', 'gcc-c++', 'glibc', 'perl-Test-Harness',\n" in text
+    assert "The toolchain packages are those\n# of toolkit/resources/manifests/package/toolchain_x86_64.txt" in text

@@ -10,6 +10,7 @@ it.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 from dataclasses import dataclass
@@ -193,14 +194,43 @@ def without_placeholders(text: str) -> str:
     return "".join(kept)
 
 
+# Azure Linux's toolchain manifest: the RPMs its toolchain stage gives the package stage.
+TOOLCHAIN_MANIFEST = "toolkit/resources/manifests/package/toolchain_{arch}.txt"
+
+
+def toolchain_packages(checkout: Path, arch: str) -> list[str]:
+    """The package names of the checkout's toolchain manifest (`gcc-13.2.0-7.azl3.x86_64.rpm`
+    is gcc), sorted; none if the checkout has no manifest for `arch`."""
+    manifest = checkout / TOOLCHAIN_MANIFEST.format(arch=arch)
+    if not manifest.is_file():
+        return []
+    names = set()
+    for line in manifest.read_text().splitlines():
+        line = line.strip()
+        if line.endswith(".rpm") and line.count("-") >= 2:
+            names.add(line.rsplit("-", 2)[0])
+    return sorted(names)
+
+
 def azl_build_file(
-    dest: str, base: str, defines: dict[str, str], macro_directories: list[str], macros: dict[str, str]
+    dest: str,
+    base: str,
+    defines: dict[str, str],
+    macro_directories: list[str],
+    macros: dict[str, str],
+    toolchain: list[str] = (),
+    manifest: str = "",
 ) -> str:
     """azl/BUILD: the stage that is Azure Linux's build root, and `__defaults__` that build
     every imported spec in it."""
     defines = dict(sorted(defines.items()))
     run_check = defines.get("with_check", "0") != "0"
     packages = "".join(f"        {f'{dest}/{d}'!r},\n" for d in macro_directories)
+    # Eight names a line: the manifest has hundreds.
+    toolchain = list(toolchain)
+    toolchain_lines = "".join(
+        "        " + " ".join(f"{n!r}," for n in toolchain[i:i + 8]) + "\n" for i in range(0, len(toolchain), 8)
+    )
     files = "".join(f"        {f'{MACROS_DIR}/{name}'!r},  # {macros[name]}\n" for name in sorted(macros))
     return f"""# Azure Linux's build root, for the spec directories imported here. Written by
 # `./pants azl-import`: import again rather than editing it.
@@ -211,7 +241,9 @@ def azl_build_file(
 # whose tools the seed supplies without them (Debian's perl or cmake carry none), less the
 # definitions holding a placeholder their spec would fill in (`@@VERSION@@`).
 # Where several specs build one package (golang and golang-1.23), a requirement goes to the
-# highest version that meets it, as the toolkit resolves it.
+# highest version that meets it, as the toolkit resolves it. The toolchain packages are those
+# of {manifest or "no toolchain manifest (the checkout has none)"}: the toolkit builds every
+# other spec against its toolchain's RPMs, and here the root (its seed) stands in for them.
 toolchain_stage(
     name={STAGE_NAME!r},
     base={base!r},
@@ -222,6 +254,8 @@ toolchain_stage(
     defines={defines!r},
     run_check={run_check!r},
     provider_choice="highest-version",
+    toolchain_packages=[
+{toolchain_lines}    ],
 )
 
 # Every rpm_package under this directory is built in that root.
@@ -289,7 +323,12 @@ async def azl_import(
     for name, directory in macros.items():
         text = (checkout / directory / name).read_text(errors="replace")
         files.append(FileContent(f"{dest}/{MACROS_DIR}/{name}", without_placeholders(text).encode()))
-    build = azl_build_file(dest, subsystem.base, subsystem.defines, macro_directories, macros)
+    arch = platform.machine()
+    toolchain = toolchain_packages(checkout, arch)
+    manifest = TOOLCHAIN_MANIFEST.format(arch=arch) if toolchain else ""
+    build = azl_build_file(
+        dest, subsystem.base, subsystem.defines, macro_directories, macros, toolchain, manifest
+    )
     files.append(FileContent(f"{dest}/BUILD", build.encode()))
 
     # A re-imported directory becomes exactly the checkout's: files it no longer has go.
@@ -302,7 +341,8 @@ async def azl_import(
     console.print_stdout(
         f"Imported {len(directories)} spec directories from {checkout} into {dest}/ "
         f"({len(directories) - from_extended} from SPECS, {from_extended} from SPECS-EXTENDED), "
-        f"with {len(macros)} macro files; wrote {dest}/BUILD (the stage //{dest}:{STAGE_NAME}).\n"
+        f"with {len(macros)} macro files and {len(toolchain)} toolchain packages; wrote "
+        f"{dest}/BUILD (the stage //{dest}:{STAGE_NAME}).\n"
         f"Next: `build-support/source-cache from-host --specs {dest}` fills the source cache, "
         f"`./pants package {dest}/{directories[-1].path}` builds, "
         f"`./pants rpm-requires {dest}/{directories[-1].path}` shows what meets its BuildRequires."

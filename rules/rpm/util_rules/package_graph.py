@@ -10,7 +10,10 @@ means. A stage may instead choose as Azure Linux's toolkit does (`provider_choic
 "highest-version"`, which `azl-import` writes): among the targets whose Provides meet the
 requirement's version conditions (`BuildRequires: golang >= 1.24`), the one with the highest
 version; for an unversioned requirement, the highest of all. Equal versions from two targets
-stay an error. The target that loses is still a target and still builds when asked. Every reader
+stay an error. A stage's `toolchain_packages` (Azure Linux's toolchain manifest) are not
+offered at all: its root stands in for the distribution's toolchain, which the toolkit builds
+every other spec against. The target that loses is still a target and still builds when asked.
+Every reader
 of the graph (inference, build closures, images, rpm-requires, rpm-graph and so the editor)
 goes through `choose`.
 
@@ -196,6 +199,7 @@ class RpmPackageGraph:
         explicit: dict[Address, tuple[Address, ...]],
         unreadable: dict[Address, str] | None = None,
         by_version: bool = False,
+        toolchain_packages: frozenset[str] = frozenset(),
     ) -> RpmPackageGraph:
         providers: dict[str, set[Provider]] = defaultdict(set)
         offers: dict[str, list[Offer]] = defaultdict(list)
@@ -204,6 +208,8 @@ class RpmPackageGraph:
             if not info.for_target_arch:
                 continue  # builds nothing here (ExclusiveArch/ExcludeArch), so provides nothing
             for pkg in info.packages:
+                if pkg.name in toolchain_packages:
+                    continue  # the root stands in for it (the stage's `toolchain_packages`)
                 built_by[pkg.name].append(address)
                 provider = Provider(address, pkg.name)
                 for capability in (pkg.name, *(p.name for p in pkg.provides)):
@@ -414,6 +420,7 @@ async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
         Get(ExplicitlyProvidedDependencies, DependenciesRequest(t[RpmDependenciesField]))
         for t in targets
     )
+    stage = stages.get(request.stage)
     rpm_addresses = set(members)
     for address, read in zip(members, reads):
         if read.error is not None:
@@ -429,7 +436,8 @@ async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
             for t, deps in zip(targets, explicit)
         },
         {a: r.error for a, r in zip(members, reads) if r.error is not None},
-        by_version=stages.get(request.stage).provider_choice == "highest-version",
+        by_version=stage.provider_choice == "highest-version",
+        toolchain_packages=frozenset(stage.toolchain_packages),
     )
 
 

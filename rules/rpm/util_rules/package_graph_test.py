@@ -123,3 +123,17 @@ def test_a_spec_for_another_architecture_provides_nothing() -> None:
     assert graph.dependencies(bcc) == (kernel,)
     assert dataclasses.replace(infos[k64], target_arch="aarch64").for_target_arch
     assert not dataclasses.replace(infos[kernel], exclude_arch=("x86_64",), target_arch="x86_64").for_target_arch
+
+
+def test_the_stage_toolchain_packages_are_left_to_the_root() -> None:
+    # gcc is in Azure Linux's toolchain manifest: a spec's BuildRequires goes to the root (the
+    # seed stands in for the toolchain), not to an imported gcc spec; other names as before.
+    gcc, app = Address("azl/SPECS/gcc", target_name="gcc"), Address("azl/SPECS/app", target_name="app")
+    infos = {
+        gcc: info(gcc, package("gcc", "13.2"), package("libgomp-devel", "13.2")),
+        app: info(app, package("app", "1"), build_requires=("gcc", "libgomp-devel")),
+    }
+    graph = RpmPackageGraph.create(infos, {}, by_version=True, toolchain_packages=frozenset({"gcc"}))
+    assert graph.build_closure(app).packages == (Provider(gcc, "libgomp-devel"),)
+    assert graph.choose(dep("gcc"), "test").chosen is None
+    assert "gcc" not in graph.builders and graph.info(gcc).packages[0].name == "gcc"  # still a target

@@ -36,6 +36,7 @@ from rules.toolchain.target_types import (
     ToolchainRpmPlatformField,
     ToolchainRunCheckField,
     ToolchainSeedField,
+    ToolchainToolchainPackagesField,
 )
 
 
@@ -58,6 +59,8 @@ class ToolchainStage:
     root_files: FrozenDict[str, str]
     # What several targets providing one name resolve to (ToolchainProviderChoiceField).
     provider_choice: str = "unique"
+    # Package names the root stands in for (ToolchainToolchainPackagesField).
+    toolchain_packages: tuple[str, ...] = ()
 
     def index_of(self, address: Address) -> int | None:
         return self.packages.index(address) if address in self.packages else None
@@ -143,6 +146,7 @@ async def _resolve_stage(target: Target) -> ToolchainStage:
         remove_files=tuple(target[ToolchainRemoveFilesField].value or ()),
         root_files=FrozenDict(target[ToolchainRootFilesField].value or {}),
         provider_choice=target[ToolchainProviderChoiceField].value,
+        toolchain_packages=tuple(target[ToolchainToolchainPackagesField].value or ()),
     )
 
 
