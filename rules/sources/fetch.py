@@ -255,7 +255,7 @@ async def resolve_spec_sources(request: SpecSourcesRequest) -> ResolvedSources:
 
 @dataclass(frozen=True)
 class MissingSource:
-    """A pinned file no candidate has: where keel looked, and the first line of its error."""
+    """A pinned file no candidate has: why, in one line, and where keel looked."""
 
     filename: str
     signatures_path: str
@@ -278,6 +278,24 @@ class SourcesAvailability:
         return self.error is None and not self.missing
 
 
+def missing_reason(candidates: tuple[str, ...], attempts: tuple[str, ...]) -> str:
+    """One line on why no candidate had a file: the local candidates (the source cache, a
+    `file:` mirror) said together, each URL with its own error, in the order tried."""
+    parts: list[str] = []
+    local_misses = 0
+    for candidate in candidates:
+        said = next((a[len(candidate) + 2:] for a in attempts if a.startswith(f"{candidate}: ")), None)
+        if said is None:
+            continue
+        if "://" not in candidate and "No such file" in said:
+            local_misses += 1
+            if local_misses == 1:
+                parts.append("not in the source cache")
+            continue
+        parts.append(f"{candidate}: {said}")
+    return "; ".join(parts) or "no candidate: no source cache, mirror or URL"
+
+
 @rule(desc="Check a spec's sources", level=LogLevel.DEBUG)
 async def spec_sources_availability(request: SpecSourcesRequest) -> SourcesAvailability:
     read = await Get(ResolvedSourcesRead, SpecSourcesRequest, request)
@@ -285,24 +303,20 @@ async def spec_sources_availability(request: SpecSourcesRequest) -> SourcesAvail
         return SourcesAvailability(error=read.error)
     fetches = read.resolved.fetches
     answers = await MultiGet(Get(SourceFetch, FetchSourceRequest, f) for f in fetches)
-    return SourcesAvailability(
-        missing=tuple(
-            MissingSource(
-                f.filename,
-                f.signatures_path,
-                # The SourceError's first line, as a build would raise it.
-                f.error(answer.error or "").splitlines()[0],
-                f.candidates,
-                tuple(
-                    line.strip()
-                    for line in (answer.error or "").splitlines()[1:]
-                    if line.startswith("  ")
-                ),
-            )
-            for f, answer in zip(fetches, answers)
-            if answer.digest is None
+    missing = []
+    for f, answer in zip(fetches, answers):
+        if answer.digest is not None:
+            continue
+        # fetch_source.py's report: a first line, then "  CANDIDATE: what it gave" each.
+        attempts = tuple(
+            line.strip() for line in (answer.error or "").splitlines()[1:] if line.startswith("  ")
         )
-    )
+        missing.append(
+            MissingSource(
+                f.filename, f.signatures_path, missing_reason(f.candidates, attempts), f.candidates, attempts
+            )
+        )
+    return SourcesAvailability(missing=tuple(missing))
 
 
 @rule(desc="Gather a spec's sources", level=LogLevel.DEBUG)

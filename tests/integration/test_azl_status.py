@@ -162,16 +162,20 @@ def test_every_spec_gets_a_state_and_the_top_blockers_are_listed(tmp_path: Path)
     assert "%if" in entries[target("unreadable")]["first_error"] or "%endif" in entries[target("unreadable")]["first_error"]
 
     # What blocks the most: nosrc (two specs), then broken (one).
-    assert [(b["target"], b["state"], b["blocks"]) for b in report["top_blockers"]] == [
-        (target("nosrc"), "no sources", 2),
-        (target("broken"), "failed", 1),
+    assert [(b["target"], b["state"], b["blocks"], b["nearest_for"]) for b in report["top_blockers"]] == [
+        (target("nosrc"), "no sources", 2, 2),
+        (target("broken"), "failed", 1, 1),
     ]
     markdown = (ws.root / "dist/azl-compat.md").read_text()
     assert markdown.startswith("# keel and Azure Linux's specs")
-    for row in ("| blocked | 3 |", "| no sources | 1 |", "| unreadable | 1 |",
-                f"| {target('nosrc')} | no sources | 2 |", f"| {target('hello')} | built |",
-                f"| {target('uses-uses-nosrc')} | blocked | a BuildRequires target has no sources | "
-                f"{target('nosrc')} (through {target('uses-nosrc')}) |"):
+    for row in (
+        "| blocked | 3 |", "| no sources | 1 |", "| unreadable | 1 |",
+        # What blocks the most: how many, of which the nearest blocker, and why.
+        f"| {target('nosrc')} | no sources | 2 | 2 | nosrc-1.0.tar.gz: {missing['reason']} |",
+        f"| {target('hello')} | built |",
+        f"| {target('uses-uses-nosrc')} | blocked | a BuildRequires target has no sources | "
+        f"{target('nosrc')} (through {target('uses-nosrc')}) |",
+    ):
         assert row in markdown, row
     # Neither blocked spec was built: nothing of them is in the logs of failed builds.
     assert not list((ws.root / "dist/azl-compat-logs").glob("*uses*"))

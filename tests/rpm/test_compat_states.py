@@ -12,13 +12,15 @@ from rules.rpm.goals.compat import (
     FAILED,
     NO_SOURCES,
     SOURCE_NOT_AVAILABLE,
+    Blocker,
     BuildAttempt,
     blocked_attempt,
+    no_sources_attempt,
     nearest_blocker,
     settle,
     with_host_reasons,
 )
-from rules.sources.fetch import MissingSource
+from rules.sources.fetch import MissingSource, SourcesAvailability
 
 
 def a(name: str) -> Address:
@@ -63,8 +65,9 @@ def test_settle_names_the_nearest_blocker_and_counts_what_each_blocks() -> None:
     assert by_name["mid"].blocked_by == a("lib") and by_name["mid"].category == DEPENDENCY_NO_SOURCES
     assert by_name["mid"].first_error == f"{a('lib')} has no sources: cannot get lib"
     assert by_name["leaf"].state == BUILT
-    # lib (outside the run) blocks app and mid; tool blocks app and other.
-    assert top == [(a("lib"), 2), (a("tool"), 2)]
+    # lib (outside the run) blocks app and mid, and is the nearest blocker of mid; tool blocks
+    # app and other, and is the nearest of both: it comes first.
+    assert top == [Blocker(a("tool"), 2, 2), Blocker(a("lib"), 2, 1)]
 
 
 def test_from_hosts_reason_replaces_keels_own() -> None:
@@ -72,7 +75,8 @@ def test_from_hosts_reason_replaces_keels_own() -> None:
         MissingSource("x-1.0.tar.gz", "azl/SPECS/x/x.signatures.json", "keel: cannot get it", ("c",), ()),
         MissingSource("x.patch.gz", "azl/SPECS/x/x.signatures.json", "keel: cannot get that", ("c",), ()),
     )
-    entry = BuildAttempt(a("x"), (), SOURCE_NOT_AVAILABLE, "", "keel: cannot get it", "", state=NO_SOURCES, missing=missing)
+    entry = no_sources_attempt(a("x"), SourcesAvailability(missing))
+    assert entry.first_error == "x-1.0.tar.gz: keel: cannot get it"
     merged = with_host_reasons(entry, {("azl/SPECS/x/x.signatures.json", "x-1.0.tar.gz"): "not in the host's source index"})
     assert [m.reason for m in merged.missing] == ["not in the host's source index", "keel: cannot get that"]
     assert merged.first_error == "x-1.0.tar.gz: not in the host's source index"

@@ -128,7 +128,7 @@ def test_a_missing_source_is_an_error_of_its_target_and_an_answer_of_the_check(t
     assert not found.available and found.error is None
     (missing,) = found.missing
     assert (missing.filename, missing.signatures_path) == ("x-1.0.tar.gz", "specs/x/x.signatures.json")
-    assert missing.reason.startswith("specs/x/x.spec (target specs/x:x): cannot get source x-1.0.tar.gz")
+    assert missing.reason.startswith("not in the source cache; https://upstream.invalid/x-1.0.tar.gz: ")
     assert missing.looked_in == (
         str(tmp_path / "x-1.0.tar.gz"), str(tmp_path / "by-sha256" / never), "https://upstream.invalid/x-1.0.tar.gz",
     )

@@ -188,6 +188,11 @@ def unreadable_attempt(address: Address, error: str) -> BuildAttempt:
     return BuildAttempt(address, (), category, "", first.strip(), "", state=UNREADABLE)
 
 
+def first_missing(missing: tuple[MissingSource, ...]) -> str:
+    """A "no sources" entry's first error line: its first missing file and why."""
+    return f"{missing[0].filename}: {missing[0].reason}"
+
+
 def no_sources_attempt(address: Address, availability: SourcesAvailability) -> BuildAttempt:
     if availability.error is not None:
         first = availability.error.splitlines()[0]
@@ -195,7 +200,7 @@ def no_sources_attempt(address: Address, availability: SourcesAvailability) -> B
     missing = availability.missing
     return BuildAttempt(
         address, (), SOURCE_NOT_AVAILABLE, ", ".join(m.filename for m in missing),
-        missing[0].reason, "", state=NO_SOURCES, missing=missing,
+        first_missing(missing), "", state=NO_SOURCES, missing=missing,
     )
 
 
@@ -295,20 +300,28 @@ def build_closure(address: Address, dependencies: Mapping[Address, tuple[Address
     return seen
 
 
+@dataclass(frozen=True)
+class Blocker:
+    address: Address
+    blocks: int  # targets asked about whose build closure holds it, directly or not
+    nearest_for: int  # of those, the ones it is the nearest blocker of
+
+
 def settle(
     attempts: Iterable[BuildAttempt],
     dependencies: Mapping[Address, tuple[Address, ...]],
     others: Mapping[Address, BuildAttempt],
-) -> tuple[list[BuildAttempt], list[tuple[Address, int]]]:
+) -> tuple[list[BuildAttempt], list[Blocker]]:
     """Every blocked target's blocker made the nearest one of its build closure, and the targets
-    that block the most others, with how many each blocks (of `attempts`, transitively through
-    build closures), most first. `others`: what is known of targets not asked about (a
-    BuildRequires target outside the run that failed or has no sources)."""
+    that block the most others (of `attempts`, transitively through build closures), most first.
+    `others`: what is known of targets not asked about (a BuildRequires target outside the run
+    that failed or has no sources)."""
     attempts = list(attempts)
     known = {**others, **{a.address: a for a in attempts}}
     states = {address: a.state for address, a in known.items()}
     settled = []
     blocks: Counter[Address] = Counter()
+    nearest_for: Counter[Address] = Counter()
     for attempt in attempts:
         if attempt.state != BLOCKED:
             settled.append(attempt)
@@ -325,9 +338,12 @@ def settle(
         blockers = {a for a in build_closure(attempt.address, dependencies) if states.get(a) in BLOCKING}
         if attempt.blocked_by is not None:
             blockers.add(attempt.blocked_by)
+            nearest_for[attempt.blocked_by] += 1
         blocks.update(blockers)
-    top = sorted(blocks.items(), key=lambda item: (-item[1], item[0]))[:TOP_BLOCKERS]
-    return settled, top
+    # Where a whole tree lacks sources, many targets are in every blocked build closure: the
+    # ones nearest to more of them come first among equals.
+    top = sorted(blocks, key=lambda b: (-blocks[b], -nearest_for[b], b))[:TOP_BLOCKERS]
+    return settled, [Blocker(b, blocks[b], nearest_for[b]) for b in top]
 
 
 def with_host_reasons(attempt: BuildAttempt, host_reasons: Mapping[tuple[str, str], str]) -> BuildAttempt:
@@ -339,10 +355,7 @@ def with_host_reasons(attempt: BuildAttempt, host_reasons: Mapping[tuple[str, st
         replace(m, reason=host_reasons.get((m.signatures_path, m.filename), m.reason))
         for m in attempt.missing
     )
-    first = missing[0]
-    # keel's own reason names the file; from-host's says only why it is missing.
-    first_error = first.reason if first == attempt.missing[0] else f"{first.filename}: {first.reason}"
-    return replace(attempt, missing=missing, first_error=first_error)
+    return replace(attempt, missing=missing, first_error=first_missing(missing))
 
 
 def read_host_reasons(path: str | None, build_root: str) -> dict[tuple[str, str], str]:
@@ -372,7 +385,7 @@ def detail_of(attempt: BuildAttempt) -> str:
 
 def markdown(
     attempts: list[BuildAttempt],
-    top: list[tuple[Address, int]],
+    top: list[Blocker],
     known: Mapping[Address, BuildAttempt],
     title: str,
 ) -> str:
@@ -396,14 +409,16 @@ def markdown(
         lines += [
             "## What blocks the most",
             "",
-            "Each target's count is the specs whose build closure holds it, directly or through "
-            "other targets: fixing it is what lets them be tried.",
+            "A target's count is the specs whose build closure holds it, directly or through "
+            "other targets: fixing it is what lets them be tried. Of those, it is the nearest "
+            "blocker of some (the others reach it through other blocked targets).",
             "",
-            "| target | state | specs blocked | why |",
-            "| --- | --- | --- | --- |",
+            "| target | state | specs blocked | nearest blocker of | why |",
+            "| --- | --- | --- | --- | --- |",
             *(
-                f"| {address} | {known[address].state} | {count} | {_cell(known[address].first_error)} |"
-                for address, count in top
+                f"| {b.address} | {known[b.address].state} | {b.blocks} | {b.nearest_for} | "
+                f"{_cell(known[b.address].first_error)} |"
+                for b in top
             ),
             "",
         ]
@@ -541,13 +556,14 @@ async def rpm_compat(
         "categories": dict(sorted(Counter(a.category for a in attempts).items())),
         "top_blockers": [
             {
-                "target": str(address),
-                "state": known[address].state,
-                "category": known[address].category,
-                "blocks": count,
-                "first_error": known[address].first_error,
+                "target": str(b.address),
+                "state": known[b.address].state,
+                "category": known[b.address].category,
+                "blocks": b.blocks,
+                "nearest_for": b.nearest_for,
+                "first_error": known[b.address].first_error,
             }
-            for address, count in top
+            for b in top
         ],
         "targets": [report_entry(a, log_path(a)) for a in attempts],
     }
@@ -572,7 +588,7 @@ async def rpm_compat(
         + ", ".join(f"{states_count[s]} {s}" for s in STATES if states_count.get(s))
         + "."
         + (
-            " Blocking the most: " + ", ".join(f"{a} ({n})" for a, n in top[:3]) + "."
+            " Blocking the most: " + ", ".join(f"{b.address} ({b.blocks})" for b in top[:3]) + "."
             if top
             else ""
         )
