@@ -215,8 +215,8 @@ def blocked_attempt(address: Address, blocker: Address, state: str, first_error:
 async def build_attempt(request: BuildAttemptRequest) -> BuildAttempt:
     address = request.address
     # A caught Get's exception: pantsd may keep this attempt's value after the failing input is
-    # fixed (see spec_info.py); a new run of `rpm-compat` without pantsd, as azl-compat runs it,
-    # tries again.
+    # fixed (see spec_info.py); `--no-pantsd`, or a new pantsd, tries again. (The source check
+    # before it is an answering rule, as are the package graph's reads.)
     try:
         built = await Get(BuiltRpms, BuildRpmRequest(address))
     except RpmBuildError as e:
