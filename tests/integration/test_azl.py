@@ -222,3 +222,113 @@ def test_providers_are_chosen_by_version_and_importing_more_keeps_specs_readable
     # ... and only for it: the rest of the tree still reads.
     assert dependencies("azl/SPECS/want-new") == {"azl/SPECS/x:x"}
     assert "leaves azl/SPECS/uses-greet" not in ws.pants("dependencies", "azl/SPECS/uses-greet").stderr
+
+
+# A macro package whose macros.d file calls a Lua module of its own (Azure Linux's
+# `%python_provide` requires `azl.srpm.python`), beside the vendor macros of write_checkout's.
+LUA_MACROS_SPEC = """%global rcdir %{_libdir}/rpm/azl
+Summary: Test distribution macros
+Name: azurelinux-rpm-macros
+Version: %{azl}.0
+Release: 1%{?dist}
+License: MIT
+Source0: macros
+Source1: rpmrc
+Source2: macros.check
+Source3: macros.lang
+Source4: lang.lua
+BuildArch: noarch
+%description
+The test distribution's rpm macros, one of them in Lua.
+%package -n azurelinux-check-macros
+Summary: check macros
+%description -n azurelinux-check-macros
+Check macros.
+%prep
+%setup -q -c -T
+cp -p %{SOURCE0} %{SOURCE1} %{SOURCE2} %{SOURCE3} %{SOURCE4} .
+%install
+mkdir -p %{buildroot}{%{rcdir},%{_rpmconfigdir}/macros.d,%{_rpmluadir}/azl}
+install -p -m 644 macros rpmrc %{buildroot}%{rcdir}/
+install -p -m 644 macros.check macros.lang %{buildroot}%{_rpmconfigdir}/macros.d/
+install -p -m 644 lang.lua %{buildroot}%{_rpmluadir}/azl/
+%files
+%{rcdir}/macros
+%{rcdir}/rpmrc
+%{_rpmconfigdir}/macros.d/macros.lang
+%{_rpmluadir}/azl/lang.lua
+%files -n azurelinux-check-macros
+%{_rpmconfigdir}/macros.d/macros.check
+""" + CHANGELOG.format(version="3.0")
+
+
+def devel(*requires: str) -> str:
+    return "%package devel\nSummary: d\n" + "".join(f"Requires: {r}\n" for r in requires) + "%description devel\nd.\n"
+
+
+CLOSURE_TREE = {
+    "SPECS/azurelinux-rpm-macros/azurelinux-rpm-macros.spec": LUA_MACROS_SPEC,
+    "SPECS/azurelinux-rpm-macros/macros.lang": '%lang_name() %{lua: print(require("azl.lang").name(rpm.expand("%1")))}\n',
+    "SPECS/azurelinux-rpm-macros/lang.lua": 'return { name = function(n) return "lang(" .. n .. ")" end }\n',
+    "SPECS/want-new/want-new.spec": spec("want-new", "1", "BuildRequires: x-devel >= 2"),
+    # x 2.0's devel Requires a capability of the third directory, named by the Lua macro; x
+    # 1.0's (not chosen) one of another directory.
+    "SPECS/x/x.spec": spec("x", "2.0", devel("x = %{version}-%{release}", "%{lang_name third}"), "%files\n%files devel\n"),
+    "SPECS/x/x-1.spec": spec("x", "1.0", devel("x = %{version}-%{release}", "old-thing"), "%files\n%files devel\n"),
+    "SPECS/old-dep/old-dep.spec": spec("old-dep", "1", "Provides: old-thing"),
+    # Readable only with another directory's macro file; BuildRequires a fourth directory's
+    # package, and gcc, which no spec here provides (the seed's).
+    "SPECS/third/third.spec": spec(
+        "third", "1",
+        "BuildRequires: fourth-devel\nBuildRequires: gcc\n%if %{greet_major} >= 2\n%package lib\nSummary: l\n"
+        "Provides: %{lang_name third}\n%description lib\nl.\n%endif",
+        "%files\n%files lib\n",
+    ),
+    "SPECS/greetmacros/greetmacros.spec": spec("greetmacros", "1"),
+    "SPECS/greetmacros/macros.greet": "%greet_major 2\n",
+    "SPECS/fourth/fourth.spec": spec("fourth", "1", devel(), "%files\n%files devel\n"),
+    # A newer fourth-devel, looked at only with --extended.
+    "SPECS-EXTENDED/fourth-ext/fourth-ext.spec": spec("fourth-ext", "9", "Provides: fourth-devel = 9"),
+    "SPECS/unrelated/unrelated.spec": spec("unrelated", "1", "BuildRequires: x"),
+}
+
+
+def test_with_build_requires_imports_what_the_build_needs(tmp_path: Path) -> None:
+    checkout = write_checkout(tmp_path)
+    for path, content in CLOSURE_TREE.items():
+        (checkout / path).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / path).write_text(content)
+    ws = Workspace(tmp_path, azl_toolchain_files())
+
+    imported = ws.pants("azl-import", f"--checkout={checkout}", "--with-build-requires", "--", "want-new")
+    assert "--with-build-requires: 3 more spec directories, for the builds of the 1 named" in imported.stdout
+    for reason in (
+        "x (SPECS/x, package x-devel 2.0-1.azl3 of x.spec) for BuildRequires: x-devel >= 2 of SPECS/want-new",
+        "third (SPECS/third) for Requires: lang(third) of x-devel (SPECS/x/x.spec)",
+        "fourth (SPECS/fourth) for BuildRequires: fourth-devel of SPECS/third",
+    ):
+        assert f"\n  {reason}\n" in imported.stdout, imported.stdout
+    assert "Imported 5 spec directories" in imported.stdout
+    assert sorted(p.name for p in (ws.root / "azl/SPECS").iterdir()) == [
+        "azurelinux-rpm-macros", "fourth", "third", "want-new", "x",
+    ]
+    # A spec rpmspec cannot read is named, and the import goes on.
+    assert "rpmspec cannot read 1 spec(s)" in imported.stderr and "SPECS/perl/perl.spec: error:" in imported.stderr
+
+    # The stage the import wrote reads the specs as the import did: the same providers.
+    deps = ws.pants("dependencies", "--transitive", "azl/SPECS/want-new")
+    assert "leaves azl/SPECS" not in deps.stderr
+    assert {a for a in deps.stdout.split() if a.startswith("azl/SPECS/") and "rpm-macros" not in a} == {
+        "azl/SPECS/x:x", "azl/SPECS/third:third", "azl/SPECS/fourth:fourth",
+    }
+
+    # With SPECS-EXTENDED, its newer fourth-devel is the one chosen; the rest is read from cache.
+    extended = ws.pants(
+        "azl-import", f"--checkout={checkout}", "--with-build-requires", "--extended", "--", "want-new"
+    ).stdout
+    assert "fourth-ext (SPECS-EXTENDED/fourth-ext) for BuildRequires: fourth-devel of SPECS/third" in extended
+    assert "fourth (SPECS/fourth)" not in extended
+
+    # Without the flag, the import is what it always was.
+    plain = ws.pants("azl-import", f"--checkout={checkout}", "--", "unrelated").stdout
+    assert "--with-build-requires" not in plain and "Imported 2 spec directories" in plain

@@ -9,6 +9,7 @@ it.
 """
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import re
@@ -22,6 +23,12 @@ from pants.engine.goal import Goal, GoalSubsystem
 from pants.engine.rules import Get, collect_rules, goal_rule
 from pants.option.option_types import ArgsListOption, BoolOption, DictOption, StrListOption, StrOption
 from pants.util.strutil import help_text
+
+from rules.azl.build_requires import build_requires_closure, describe_need
+from rules.azl.checkout_graph import read_checkout_graph, read_tree
+from rules.rpm.subsystems.rpm import RpmSubsystem
+
+logger = logging.getLogger(__name__)
 
 SPEC_TREES = ("SPECS", "SPECS-EXTENDED")
 STAGE_NAME = "buildroot"
@@ -65,7 +72,28 @@ class AzlImportSubsystem(GoalSubsystem):
         default=False,
         help="Import every spec directory of `SPECS/` (and of `SPECS-EXTENDED/` with `--extended`).",
     )
-    extended = BoolOption(default=False, help="With `--all`: `SPECS-EXTENDED/` too.")
+    extended = BoolOption(
+        default=False,
+        help=(
+            "With `--all`: import `SPECS-EXTENDED/` too. With `--with-build-requires`: look for "
+            "providers in `SPECS-EXTENDED/` too."
+        ),
+    )
+    with_build_requires = BoolOption(
+        default=False,
+        help=help_text(
+            """
+            Also import the spec directories that building the named ones needs: the providers
+            of their BuildRequires, of the Requires of the packages those pull in, and so on, as
+            a build installs them (transitively), each chosen among the specs of `SPECS/` (and
+            `SPECS-EXTENDED/` with `--extended`) as `//azl:buildroot` chooses (the highest
+            version that meets the requirement). A requirement no spec of the checkout provides
+            is left to the build root. Every spec of the checkout is read with rpmspec in the
+            root of `--base` with the stage's macro files (cached: slow the first time only); a
+            spec it cannot read is a warning. Prints why each directory was added.
+            """
+        ),
+    )
     dest = StrOption(
         default="azl",
         help="The workspace directory imported spec directories go under.",
@@ -263,23 +291,80 @@ __defaults__({{rpm_package: dict(toolchain="//{dest}:{STAGE_NAME}")}})
 """
 
 
-def read_tree(source: Path, dest: str) -> list[FileContent]:
-    contents = []
-    for path in sorted(source.rglob("*")):
-        if path.is_file():
-            contents.append(
-                FileContent(
-                    f"{dest}/{path.relative_to(source)}",
-                    path.read_bytes(),
-                    is_executable=os.access(path, os.X_OK),
-                )
-            )
-    return contents
+async def with_build_requires(
+    console: Console,
+    subsystem: AzlImportSubsystem,
+    rpm: RpmSubsystem,
+    checkout: Path,
+    dest: str,
+    directories: list[SpecDirectory],
+) -> list[SpecDirectory]:
+    """`directories` and the spec directories their builds need (see build_requires.py),
+    after printing why each was added."""
+    universe = find_spec_directories(checkout, [], True, subsystem.extended)
+    # A named directory of SPECS-EXTENDED is read even without --extended: its own needs count.
+    universe += [d for d in directories if d not in universe]
+    if set(universe) <= set(directories):
+        console.print_stderr("--with-build-requires: every spec directory it would look in is imported already.")
+        return directories
+    macro_directories = [d.path for d in directories if d.name in subsystem.macro_packages]
+    stage_macros = {
+        name: without_placeholders((checkout / directory / name).read_text(errors="replace")).encode()
+        for name, directory in macro_files(checkout, set(macro_directories)).items()
+    }
+    trees = " and ".join(t for t in SPEC_TREES if any(d.tree == t for d in universe))
+    console.print_stderr(
+        f"--with-build-requires: reading the specs of {len(universe)} spec directories of {checkout} "
+        f"({trees}) with rpmspec, in the root of {subsystem.base}. Pants caches the answers: "
+        "only the first import, and specs changed since, take time."
+    )
+    read = await read_checkout_graph(
+        checkout,
+        [d.path for d in universe],
+        dest,
+        subsystem.base,
+        subsystem.defines,
+        macro_directories,
+        stage_macros,
+        rpm,
+    )
+    if read.unreadable:
+        logger.warning(
+            f"--with-build-requires: rpmspec cannot read {len(read.unreadable)} spec(s) of {checkout} "
+            f"in {read.root_description}. What they provide is unknown, so a requirement only they "
+            "meet is left to the build root; a named one's requirements are not followed:\n"
+            + "\n".join(f"  {read.specs[a]}: {error}" for a, error in read.unreadable.items())
+        )
+    roots = [
+        a for a in read.specs
+        if any(read.directory(a) == d.path for d in directories if d.path not in macro_directories)
+    ]
+    found = build_requires_closure(read.graph, roots)
+    if found.ties:
+        logger.warning(
+            "--with-build-requires: these requirements are met at the same version by two specs, "
+            "so neither is imported for them (name the one you mean):\n"
+            + "\n".join(f"  {t.message}" for t in found.ties)
+        )
+    imported = {d.path for d in directories}
+    by_path = {d.path: d for d in universe}
+    reasons: dict[str, str] = {}
+    for need in found.needs:
+        directory = read.directory(need.provider.address)
+        if directory not in imported and directory not in reasons:
+            reasons[directory] = describe_need(need, read.graph, read.where)
+    named = len(directories) - len(macro_directories)
+    console.print_stdout(
+        f"--with-build-requires: {len(reasons)} more spec directories, for the builds of the "
+        f"{named} named ({len(read.specs)} specs read, {len(read.unreadable)} unreadable):"
+        + "".join(f"\n  {line}" for line in reasons.values())
+    )
+    return [*directories, *(by_path[d] for d in reasons)]
 
 
 @goal_rule
 async def azl_import(
-    console: Console, subsystem: AzlImportSubsystem, workspace: Workspace
+    console: Console, subsystem: AzlImportSubsystem, workspace: Workspace, rpm: RpmSubsystem
 ) -> AzlImport:
     if not subsystem.checkout:
         console.print_stderr(
@@ -311,6 +396,8 @@ async def azl_import(
         return AzlImport(exit_code=1)
 
     dest = subsystem.dest.strip("/")
+    if subsystem.with_build_requires:
+        directories = await with_build_requires(console, subsystem, rpm, checkout, dest, directories)
     files: list[FileContent] = []
     for directory in directories:
         source = checkout / directory.path

@@ -130,6 +130,10 @@ class RpmSpecInput:
     root: RootArchive  # where rpmspec reads it
     root_description: str
     root_env: FrozenDict[str, str]
+    # Given to rpmspec before the defines. Empty for a target (its root holds its macros);
+    # `azl-import --with-build-requires` reads a checkout's specs before their stage exists, in
+    # its base root, and loads the macro files the stage would install (`--load FILE`).
+    rpmspec_args: tuple[str, ...] = ()
 
 
 # Specs of a stage are read in this many batches (see rpm_spec_info): at Azure Linux's 3,000
@@ -404,6 +408,7 @@ def _query_args(spec_input: RpmSpecInput) -> tuple[str, ...]:
         *local_names,
         "--define",
         f"_sourcedir {BUILD_DIR}/{spec_input.source_dir}",
+        *spec_input.rpmspec_args,
         *macro_args(spec_input.defines),
     )
 
