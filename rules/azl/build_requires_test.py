@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pants.engine.addresses import Address
 
-from rules.azl.build_requires import build_requires_closure, describe_need
+from rules.azl.build_requires import RootProvides, build_requires_closure, describe_need
 from rules.azl.checkout_graph import first_error, load_order, lua_modules, spec_targets
 from rules.rpm.util_rules.package_graph import RpmPackageGraph, closure
 from rules.rpm.util_rules.spec_info import BinaryPackageInfo, RpmDependency, RpmSpecInfo
@@ -34,9 +34,9 @@ def target(directory: str, name: str | None = None) -> Address:
     return Address(f"azl/SPECS/{directory}", target_name=name or directory)
 
 
-WANT, X2, X1, OLD, THIRD, FOURTH, UNRELATED, TIE_A, TIE_B = (
+WANT, X2, X1, OLD, THIRD, FOURTH, UNRELATED, TIE_A, TIE_B, ANY = (
     target("want-new"), target("x"), target("x", "x-1"), target("old-dep"), target("third"), target("fourth"),
-    target("unrelated"), target("tie-a"), target("tie-b"),
+    target("unrelated"), target("tie-a"), target("tie-b"), target("want-any"),
 )
 
 
@@ -52,6 +52,7 @@ def infos() -> dict[Address, RpmSpecInfo]:
         ),
         FOURTH: info(FOURTH, package("fourth", "1"), package("fourth-devel", "1")),
         UNRELATED: info(UNRELATED, package("unrelated", "1"), build_requires=("x",)),
+        ANY: info(ANY, package("want-any", "1"), build_requires=("x",)),
         TIE_A: info(TIE_A, package("tie-a", "1", provides=("mta = 1",))),
         TIE_B: info(TIE_B, package("tie-b", "1", provides=("mta = 1",))),
     }
@@ -95,6 +96,54 @@ def test_a_tie_is_reported_not_followed_and_an_unreadable_root_is_named() -> Non
     assert len(found.ties) == 1 and found.ties[0].requirement == dep("mta")
     assert "tie-a" in found.ties[0].message and "tie-b" in found.ties[0].message
     assert found.unreadable_roots == (target("broken"),)
+
+
+def test_root_provides_meets_a_requirement_by_name_and_version_as_rpmbuild_checks_it() -> None:
+    root = RootProvides.parse("perl\t=\t4:5.36.0-7\nperl(Carp)\t=\t1.52\ngcc\t\t\n")
+    assert root.meets(dep("perl >= 5.28.0")) and root.meets(dep("perl")) and root.meets(dep("gcc >= 13"))
+    assert not root.meets(dep("perl >= 5:5.38")) and not root.meets(dep("perl(Carp) >= 1.54"))
+    assert not root.meets(dep("ocaml"))
+
+
+def test_root_first_imports_only_what_the_root_lacks() -> None:
+    graph = RpmPackageGraph.create(infos(), {}, by_version=True)
+    # The root has an x-devel too old for `>= 2`, and lang(third): x comes, third does not.
+    root = RootProvides.parse("x-devel\t=\t1.5\nlang(third)\t\t\n")
+    assert build_requires_closure(graph, [WANT], [WANT], root.meets).targets == (X2,)
+    # What the root meets still goes to a target the import brings anyway, as the stage will
+    # resolve it: want-any's `x` to x 2.0, imported for want-new (and x-1 beside it).
+    want_any = build_requires_closure(graph, [WANT, ANY], [WANT, ANY], RootProvides.parse("x\t\t\n").meets)
+    assert want_any.targets == (X2, THIRD, FOURTH)
+    assert [n.requirement for n in want_any.needs] == [dep("x-devel >= 2"), dep("lang(third)"), dep("fourth-devel")]
+    # x-1 is chosen for `< 2`; it is imported with its directory, and its devel's old-thing,
+    # which the root lacks, brings old-dep.
+    want_old = target("want-old")
+    old = {**infos(), want_old: info(want_old, package("want-old", "1"), build_requires=("x-devel < 2",))}
+    graph = RpmPackageGraph.create(old, {}, by_version=True)
+    assert build_requires_closure(graph, [want_old], [want_old], RootProvides.parse("").meets).targets == (X1, OLD)
+
+
+def test_root_first_repeats_the_walk_until_the_import_brings_nothing_new() -> None:
+    # `tool` needs `lib >= 2`, newer than the root's: new-lib's directory comes, and with it the
+    # spec beside lib's, which builds a `helper` newer than the root's. tool's `helper`, met by
+    # the root in the first round, then goes to that spec (as the stage will send it), and its
+    # BuildRequires, which the root lacks, come along.
+    tool, lib, helper, maker = target("tool"), target("new-lib", "lib"), target("new-lib", "helper"), target("maker")
+    graph = RpmPackageGraph.create(
+        {
+            tool: info(tool, package("tool", "1"), build_requires=("lib >= 2", "helper")),
+            lib: info(lib, package("lib", "2")),
+            helper: info(helper, package("helper", "2"), build_requires=("maker",)),
+            maker: info(maker, package("maker", "1")),
+        },
+        {},
+        by_version=True,
+    )
+    root = RootProvides.parse("lib\t=\t1\nhelper\t=\t1\n")
+    found = build_requires_closure(graph, [tool], [tool], root.meets)
+    assert found.targets == (lib, helper, maker)
+    # helper's directory was brought by tool's `lib >= 2`: the reason the import gives for it.
+    assert [n.requirement for n in found.needs] == [dep("lib >= 2"), dep("lib >= 2"), dep("maker")]
 
 
 def test_the_stand_in_root_loads_what_the_stage_installs_in_rpms_order() -> None:

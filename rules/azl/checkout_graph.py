@@ -16,20 +16,29 @@ local files and defines), and reads them with the same batched rpmspec queries a
   `%python_provide`) on the Lua path, since rpm finds modules only in its own directory.
 
 Always this root, even when the workspace already has the stage: the answers are then the same
-whatever was imported before, and cached (a second import reads nothing again).
+whatever was imported before, and cached (a second import reads nothing again). On Azure
+Linux's 3.0 tree the stand-in and the stage the import then writes read the same BuildRequires
+for every spec compared (the 107 directories `perl-Try-Tiny` brings).
+
+With `--root-first`, the base root's rpm database is listed too (every Provides, with its
+version): what rpmbuild checks a BuildRequires against.
 """
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
-from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.rules import Get, MultiGet
 from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from rules.azl.build_requires import RootProvides
 
 from rules.rpm.subsystems.rpm import RpmSubsystem
 from rules.rpm.util_rules.package_graph import RpmPackageGraph
@@ -43,6 +52,7 @@ from rules.rpm.util_rules.spec_info import (
     query_bucket,
 )
 from rules.sandbox.bwrap import BUILD_DIR
+from rules.sandbox.root import InRootProcess, InRootResult, succeeded
 from rules.toolchain.util_rules.roots import StageRoot, StageRootRequest
 from rules.toolchain.util_rules.stages import (
     AllToolchainStages,
@@ -54,6 +64,8 @@ from rules.toolchain.util_rules.stages import (
 
 # Beside the specs' repo paths in the sandbox; no imported path starts with a dot.
 _STAGE_FILES = ".azl-import"
+# Every Provides of every package in a root's rpm database (one line each).
+_PROVIDES_QF = "[%{PROVIDENAME}\t%{PROVIDEFLAGS:depflags}\t%{PROVIDEVERSION}\n]"
 _REQUIRE = re.compile(r"""\brequire\s*\(?\s*["']([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)["']""")
 
 
@@ -121,6 +133,10 @@ class CheckoutGraph:
     # Specs rpmspec could not read: their first error line.
     unreadable: FrozenDict[Address, str]
     root_description: str
+    # What the base root provides, when asked for (`--root-first`).
+    root_provides: RootProvides | None = None
+    # Spec directories with several specs (one target each).
+    several: frozenset[str] = frozenset()
 
     def directory(self, address: Address) -> str:
         return self.specs[address].rsplit("/", 1)[0]
@@ -128,8 +144,7 @@ class CheckoutGraph:
     def where(self, address: Address) -> str:
         """The spec directory of a target, or its spec when the directory has several."""
         directory = self.directory(address)
-        several = sum(1 for a in self.specs if a.spec_path == address.spec_path) > 1
-        return self.specs[address] if several else directory
+        return self.specs[address] if directory in self.several else directory
 
 
 async def read_checkout_graph(
@@ -141,11 +156,13 @@ async def read_checkout_graph(
     macro_directories: list[str],
     stage_macros: dict[str, bytes],
     rpm: RpmSubsystem,
+    root_first: bool = False,
 ) -> CheckoutGraph:
     """Read every spec of `directories` (paths under the checkout, `SPECS/x`) as if imported
     under `dest`, in the stand-in root described in the module docstring, and make their
     package graph, choosing providers by version as `//{dest}:buildroot` does. `defines` are
-    the stage's; `stage_macros` its `macro_files` ({name: content, as imported})."""
+    the stage's; `stage_macros` its `macro_files` ({name: content, as imported}). With
+    `root_first`, also what the base root's rpm database provides."""
     base_address = (
         await Get(
             Addresses,
@@ -239,4 +256,27 @@ async def read_checkout_graph(
             except InvalidSpecError as e:  # no Get inside: nothing of the engine's is caught
                 unreadable[spec_input.address] = str(e)
     graph = RpmPackageGraph.create(infos, {}, unreadable, by_version=True)
-    return CheckoutGraph(graph, FrozenDict(sorted(specs.items())), FrozenDict(sorted(unreadable.items())), description)
+    provides = None
+    if root_first:
+        process = InRootProcess(
+            root=root.archive,
+            argv=("/bin/sh", "-c", 'exec rpm -qa --qf "$1"', "sh", _PROVIDES_QF),
+            input_digest=EMPTY_DIGEST,
+            description=f"List what the root of {base_address} provides",
+            source_date_epoch=rpm.default_source_date_epoch,
+            env=stage_build_env(stages, base_address),
+            # Not read-only: rpm's sqlite database cannot be opened on a read-only root.
+            level=LogLevel.DEBUG,
+            on_workers=False,
+        )
+        listing = succeeded(await Get(InRootResult, InRootProcess, process), process).stdout
+        provides = RootProvides.parse(listing.decode(errors="replace"))
+    counts = Counter(spec.rsplit("/", 1)[0] for spec in specs.values())
+    return CheckoutGraph(
+        graph,
+        FrozenDict(sorted(specs.items())),
+        FrozenDict(sorted(unreadable.items())),
+        description,
+        provides,
+        frozenset(d for d, n in counts.items() if n > 1),
+    )

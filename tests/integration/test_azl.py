@@ -11,6 +11,7 @@ own builds newer). Both tests share one cache (one test file): the root is made 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -277,16 +278,18 @@ CLOSURE_TREE = {
     "SPECS/x/x-1.spec": spec("x", "1.0", devel("x = %{version}-%{release}", "old-thing"), "%files\n%files devel\n"),
     "SPECS/old-dep/old-dep.spec": spec("old-dep", "1", "Provides: old-thing"),
     # Readable only with another directory's macro file; BuildRequires a fourth directory's
-    # package, and gcc, which no spec here provides (the seed's).
+    # package, gcc, which no spec here provides (the seed's), and make, which a spec provides
+    # and the seed too.
     "SPECS/third/third.spec": spec(
         "third", "1",
-        "BuildRequires: fourth-devel\nBuildRequires: gcc\n%if %{greet_major} >= 2\n%package lib\nSummary: l\n"
+        "BuildRequires: fourth-devel\nBuildRequires: gcc\nBuildRequires: make\n%if %{greet_major} >= 2\n%package lib\nSummary: l\n"
         "Provides: %{lang_name third}\n%description lib\nl.\n%endif",
         "%files\n%files lib\n",
     ),
     "SPECS/greetmacros/greetmacros.spec": spec("greetmacros", "1"),
     "SPECS/greetmacros/macros.greet": "%greet_major 2\n",
     "SPECS/fourth/fourth.spec": spec("fourth", "1", devel(), "%files\n%files devel\n"),
+    "SPECS/make/make.spec": spec("make", "4.4"),
     # A newer fourth-devel, looked at only with --extended.
     "SPECS-EXTENDED/fourth-ext/fourth-ext.spec": spec("fourth-ext", "9", "Provides: fourth-devel = 9"),
     "SPECS/unrelated/unrelated.spec": spec("unrelated", "1", "BuildRequires: x"),
@@ -301,16 +304,17 @@ def test_with_build_requires_imports_what_the_build_needs(tmp_path: Path) -> Non
     ws = Workspace(tmp_path, azl_toolchain_files())
 
     imported = ws.pants("azl-import", f"--checkout={checkout}", "--with-build-requires", "--", "want-new")
-    assert "--with-build-requires: 3 more spec directories, for the builds of the 1 named" in imported.stdout
+    assert "--with-build-requires: 4 more spec directories, for the builds of the 1 named" in imported.stdout
     for reason in (
         "x (SPECS/x, package x-devel 2.0-1.azl3 of x.spec) for BuildRequires: x-devel >= 2 of SPECS/want-new",
         "third (SPECS/third) for Requires: lang(third) of x-devel (SPECS/x/x.spec)",
         "fourth (SPECS/fourth) for BuildRequires: fourth-devel of SPECS/third",
+        "make (SPECS/make) for BuildRequires: make of SPECS/third",
     ):
         assert f"\n  {reason}\n" in imported.stdout, imported.stdout
-    assert "Imported 5 spec directories" in imported.stdout
+    assert "Imported 6 spec directories" in imported.stdout
     assert sorted(p.name for p in (ws.root / "azl/SPECS").iterdir()) == [
-        "azurelinux-rpm-macros", "fourth", "third", "want-new", "x",
+        "azurelinux-rpm-macros", "fourth", "make", "third", "want-new", "x",
     ]
     # A spec rpmspec cannot read is named, and the import goes on.
     assert "rpmspec cannot read 1 spec(s)" in imported.stderr and "SPECS/perl/perl.spec: error:" in imported.stderr
@@ -319,7 +323,7 @@ def test_with_build_requires_imports_what_the_build_needs(tmp_path: Path) -> Non
     deps = ws.pants("dependencies", "--transitive", "azl/SPECS/want-new")
     assert "leaves azl/SPECS" not in deps.stderr
     assert {a for a in deps.stdout.split() if a.startswith("azl/SPECS/") and "rpm-macros" not in a} == {
-        "azl/SPECS/x:x", "azl/SPECS/third:third", "azl/SPECS/fourth:fourth",
+        "azl/SPECS/x:x", "azl/SPECS/third:third", "azl/SPECS/fourth:fourth", "azl/SPECS/make:make",
     }
 
     # With SPECS-EXTENDED, its newer fourth-devel is the one chosen; the rest is read from cache.
@@ -328,6 +332,18 @@ def test_with_build_requires_imports_what_the_build_needs(tmp_path: Path) -> Non
     ).stdout
     assert "fourth-ext (SPECS-EXTENDED/fourth-ext) for BuildRequires: fourth-devel of SPECS/third" in extended
     assert "fourth (SPECS/fourth)" not in extended
+
+    # --root-first: make is the seed's, so its directory stays out; the rest is what the root
+    # lacks.
+    shutil.rmtree(ws.root / "azl")
+    root_first = ws.pants(
+        "azl-import", f"--checkout={checkout}", "--with-build-requires", "--root-first", "--", "want-new"
+    ).stdout
+    assert "--with-build-requires: 3 more spec directories, for the builds of the 1 named (what the root" in root_first
+    assert "fourth (SPECS/fourth) for BuildRequires: fourth-devel of SPECS/third" in root_first
+    assert sorted(p.name for p in (ws.root / "azl/SPECS").iterdir()) == [
+        "azurelinux-rpm-macros", "fourth", "third", "want-new", "x",
+    ]
 
     # Without the flag, the import is what it always was.
     plain = ws.pants("azl-import", f"--checkout={checkout}", "--", "unrelated").stdout

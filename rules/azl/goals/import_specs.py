@@ -94,6 +94,18 @@ class AzlImportSubsystem(GoalSubsystem):
             """
         ),
     )
+    root_first = BoolOption(
+        default=False,
+        help=help_text(
+            """
+            With `--with-build-requires`: leave to the build root what it already provides (the
+            seed, as rpmbuild checks a BuildRequires: by name and version), and import a spec
+            directory only for what neither the root nor the directories being imported
+            provide. Without it, nearly every BuildRequires has a provider in the checkout
+            (gcc, perl, glibc...), and any spec brings much of Azure Linux's toolchain along.
+            """
+        ),
+    )
     dest = StrOption(
         default="azl",
         help="The workspace directory imported spec directories go under.",
@@ -327,6 +339,7 @@ async def with_build_requires(
         macro_directories,
         stage_macros,
         rpm,
+        root_first=subsystem.root_first,
     )
     if read.unreadable:
         logger.warning(
@@ -335,28 +348,38 @@ async def with_build_requires(
             "meet is left to the build root; a named one's requirements are not followed:\n"
             + "\n".join(f"  {read.specs[a]}: {error}" for a, error in read.unreadable.items())
         )
-    roots = [
-        a for a in read.specs
-        if any(read.directory(a) == d.path for d in directories if d.path not in macro_directories)
-    ]
-    found = build_requires_closure(read.graph, roots)
+    named_paths = {d.path for d in directories}
+    # The macro packages are built by the stage, in its base root, not in the stage's root:
+    # what they need is not what a build in the stage installs.
+    roots = [a for a in read.specs if read.directory(a) in named_paths - set(macro_directories)]
+    imported = [a for a in read.specs if read.directory(a) in named_paths]
+    root_provides = read.root_provides
+    found = build_requires_closure(
+        read.graph, roots, imported, root_provides.meets if root_provides is not None else None
+    )
+    if found.unreadable_roots:
+        logger.warning(
+            "--with-build-requires: rpmspec cannot read these named specs, so what their builds "
+            "need is not imported (import it by name, or fix the spec): "
+            + ", ".join(read.specs[a] for a in found.unreadable_roots)
+        )
     if found.ties:
         logger.warning(
             "--with-build-requires: these requirements are met at the same version by two specs, "
             "so neither is imported for them (name the one you mean):\n"
             + "\n".join(f"  {t.message}" for t in found.ties)
         )
-    imported = {d.path for d in directories}
     by_path = {d.path: d for d in universe}
     reasons: dict[str, str] = {}
     for need in found.needs:
         directory = read.directory(need.provider.address)
-        if directory not in imported and directory not in reasons:
+        if directory not in named_paths and directory not in reasons:
             reasons[directory] = describe_need(need, read.graph, read.where)
     named = len(directories) - len(macro_directories)
+    left = " (what the root provides left to it)" if subsystem.root_first else ""
     console.print_stdout(
         f"--with-build-requires: {len(reasons)} more spec directories, for the builds of the "
-        f"{named} named ({len(read.specs)} specs read, {len(read.unreadable)} unreadable):"
+        f"{named} named{left} ({len(read.specs)} specs read, {len(read.unreadable)} unreadable):"
         + "".join(f"\n  {line}" for line in reasons.values())
     )
     return [*directories, *(by_path[d] for d in reasons)]
@@ -381,6 +404,12 @@ async def azl_import(
             line = line.split("#", 1)[0].strip()
             if line:
                 names.append(line)
+    if subsystem.root_first and not subsystem.with_build_requires:
+        console.print_stderr(
+            "`--root-first` chooses what `--with-build-requires` imports: add `--with-build-requires`, "
+            "or leave `--root-first` out."
+        )
+        return AzlImport(exit_code=1)
     if not names and not subsystem.all:
         console.print_stderr(
             "Name the spec directories to import (`./pants azl-import --checkout=PATH -- bzip2 "
@@ -396,6 +425,8 @@ async def azl_import(
         return AzlImport(exit_code=1)
 
     dest = subsystem.dest.strip("/")
+    # The "Next:" commands name a directory the user named, not one brought for it.
+    last_named = directories[-1]
     if subsystem.with_build_requires:
         directories = await with_build_requires(console, subsystem, rpm, checkout, dest, directories)
     files: list[FileContent] = []
@@ -431,8 +462,8 @@ async def azl_import(
         f"with {len(macros)} macro files and {len(toolchain)} toolchain packages; wrote "
         f"{dest}/BUILD (the stage //{dest}:{STAGE_NAME}).\n"
         f"Next: `build-support/source-cache from-host --specs {dest}` fills the source cache, "
-        f"`./pants package {dest}/{directories[-1].path}` builds, "
-        f"`./pants rpm-requires {dest}/{directories[-1].path}` shows what meets its BuildRequires."
+        f"`./pants package {dest}/{last_named.path}` builds, "
+        f"`./pants rpm-requires {dest}/{last_named.path}` shows what meets its BuildRequires."
     )
     return AzlImport(exit_code=0)
 
