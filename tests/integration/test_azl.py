@@ -348,3 +348,5 @@ def test_with_build_requires_imports_what_the_build_needs(tmp_path: Path) -> Non
     # Without the flag, the import is what it always was.
     plain = ws.pants("azl-import", f"--checkout={checkout}", "--", "unrelated").stdout
     assert "--with-build-requires" not in plain and "Imported 2 spec directories" in plain
+    alone = ws.pants("azl-import", f"--checkout={checkout}", "--root-first", "--", "unrelated", check=False)
+    assert alone.returncode != 0 and "add `--with-build-requires`" in alone.stderr
