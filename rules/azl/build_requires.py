@@ -192,7 +192,8 @@ def build_requires_closure(
     brought: dict[str, Need] = {}  # directory -> the need that brought it
     while True:
         chosen = RpmPackageGraph.create(
-            {a: graph.infos[a] for a in sorted(selected) if a in graph.infos}, {}, by_version=graph.by_version
+            {a: graph.infos[a] for a in sorted(selected) if a in graph.infos}, {}, by_version=graph.by_version,
+            toolchain_packages=graph.toolchain_packages,
         )
 
         def resolve(requirement: RpmDependency, requirer: Address) -> Provider | None:

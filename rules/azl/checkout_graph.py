@@ -157,12 +157,14 @@ async def read_checkout_graph(
     stage_macros: dict[str, bytes],
     rpm: RpmSubsystem,
     root_first: bool = False,
+    toolchain_packages: tuple[str, ...] = (),
 ) -> CheckoutGraph:
     """Read every spec of `directories` (paths under the checkout, `SPECS/x`) as if imported
     under `dest`, in the stand-in root described in the module docstring, and make their
     package graph, choosing providers by version as `//{dest}:buildroot` does. `defines` are
     the stage's; `stage_macros` its `macro_files` ({name: content, as imported}). With
-    `root_first`, also what the base root's rpm database provides."""
+    `root_first`, also what the base root's rpm database provides. `toolchain_packages` (the
+    checkout's toolchain manifest) are left to the root, as in the stage."""
     base_address = (
         await Get(
             Addresses,
@@ -255,7 +257,9 @@ async def read_checkout_graph(
                 infos[spec_input.address] = parse_query_output(spec_input, result.stdout)
             except InvalidSpecError as e:  # no Get inside: nothing of the engine's is caught
                 unreadable[spec_input.address] = str(e)
-    graph = RpmPackageGraph.create(infos, {}, unreadable, by_version=True)
+    graph = RpmPackageGraph.create(
+        infos, {}, unreadable, by_version=True, toolchain_packages=frozenset(toolchain_packages)
+    )
     provides = None
     if root_first:
         process = InRootProcess(

@@ -340,6 +340,7 @@ async def with_build_requires(
         stage_macros,
         rpm,
         root_first=subsystem.root_first,
+        toolchain_packages=tuple(toolchain_packages(checkout, platform.machine())),
     )
     if read.unreadable:
         logger.warning(

@@ -182,6 +182,8 @@ class RpmPackageGraph:
     offers: FrozenDict[str, tuple[Offer, ...]] = FrozenDict()
     # The stage's `provider_choice` is "highest-version" (see the module docstring).
     by_version: bool = False
+    # The stage's `toolchain_packages`: names no target provides here (the root does).
+    toolchain_packages: frozenset = frozenset()
 
     @property
     def unreadable_note(self) -> str:
@@ -239,6 +241,7 @@ class RpmPackageGraph:
             FrozenDict(sorted(builders.items())),
             FrozenDict({k: tuple(dict.fromkeys(v)) for k, v in sorted(offers.items())}),
             by_version,
+            frozenset(toolchain_packages),
         )
         if by_version:
             # A package name built by several targets goes to the newest of them (a tie is
