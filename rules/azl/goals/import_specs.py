@@ -101,8 +101,10 @@ class AzlImportSubsystem(GoalSubsystem):
             With `--with-build-requires`: leave to the build root what it already provides (the
             seed, as rpmbuild checks a BuildRequires: by name and version), and import a spec
             directory only for what neither the root nor the directories being imported
-            provide. Without it, nearly every BuildRequires has a provider in the checkout
-            (gcc, perl, glibc...), and any spec brings much of Azure Linux's toolchain along.
+            provide. Without it, the packages of the checkout's toolchain manifest (gcc, glibc,
+            perl...) are left to the root, as the stage leaves them, and every other
+            BuildRequires with a provider in the checkout brings that provider's directory,
+            whether or not the seed has a package of that name.
             """
         ),
     )
