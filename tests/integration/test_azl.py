@@ -158,9 +158,14 @@ TREE = {
     ),
     # A toolchain package: Azure Linux builds other specs against its toolchain's make, which
     # the seed stands in for, not against the make spec.
-    "toolkit/resources/manifests/package/toolchain_x86_64.txt": "make-4.4-1.azl3.x86_64.rpm\n",
+    # A toolchain package the seed does not hold (Azure Linux's pyproject-rpm-macros) is still
+    # built from its spec.
+    "toolkit/resources/manifests/package/toolchain_x86_64.txt": (
+        "make-4.4-1.azl3.x86_64.rpm\ntc-only-1-1.azl3.noarch.rpm\n"
+    ),
     "SPECS/make/make.spec": spec("make", "4.4"),
-    "SPECS/needs-make/needs-make.spec": spec("needs-make", "1", "BuildRequires: make"),
+    "SPECS/tc-only/tc-only.spec": spec("tc-only", "1"),
+    "SPECS/needs-make/needs-make.spec": spec("needs-make", "1", "BuildRequires: make\nBuildRequires: tc-only"),
 }
 
 
@@ -177,7 +182,7 @@ def test_providers_are_chosen_by_version_and_importing_more_keeps_specs_readable
     ws.pants("rpm-requires", "azl/SPECS/uses-greet")  # fails if rpmspec cannot read it
     first = [
         "x", "want-new", "want-old", "want-any", "bigperl", "perl-Test-Thing", "use-thing",
-        "greetmacros", "uses-greet", "make", "needs-make",
+        "greetmacros", "uses-greet", "make", "tc-only", "needs-make",
     ]
     ws.pants("azl-import", f"--checkout={checkout}", "--", *first)
     assert "'rpm-macros/macros.greet',  # SPECS/greetmacros" in (ws.root / "azl/BUILD").read_text()
@@ -197,7 +202,8 @@ def test_providers_are_chosen_by_version_and_importing_more_keeps_specs_readable
 
     requires = ws.pants("rpm-requires", "azl/SPECS/want-old", "azl/SPECS/use-thing", "azl/SPECS/needs-make").stdout
     assert "BuildRequires: make -> the root of azl:buildroot" in requires
-    assert "toolchain_packages=[\n        'make',\n    ]" in (ws.root / "azl/BUILD").read_text()
+    assert "BuildRequires: tc-only -> tc-only (azl/SPECS/tc-only)" in requires
+    assert "toolchain_packages=[\n        'make', 'tc-only',\n    ]" in (ws.root / "azl/BUILD").read_text()
     assert (
         "BuildRequires: x-devel < 2 -> x-devel (azl/SPECS/x:x-1) "
         "(passed over: x-devel 2.0-1.azl3 (azl/SPECS/x:x))"
