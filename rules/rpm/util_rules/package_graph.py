@@ -410,6 +410,28 @@ class RpmPackageGraph:
         visit(address)
 
 
+async def _toolchain_packages_in_root(
+    request: RpmPackageGraphRequest, stages: AllToolchainStages, members: tuple[Address, ...]
+) -> frozenset[str]:
+    """The stage's `toolchain_packages` that the root the graph's packages are built in
+    really holds: there the root stands in for the distribution's toolchain. One it lacks (Azure
+    Linux's pyproject-rpm-macros, which no Debian package is) is still built from its spec."""
+    names = stages.get(request.stage).toolchain_packages
+    if not names:
+        return frozenset()
+    listed = {a for s in stages.chain(request.stage) for a in s.packages}
+    own = set(stages.get(request.stage).packages)
+    # A member built in that root: one of the stage's own packages (its base root) for a graph
+    # of them alone, else one built in the stage's root. SpecRoot asks by package.
+    sample = next(
+        (a for a in members if (a in own if request.stage_packages_only else a not in listed)), None
+    )
+    if sample is None:
+        return frozenset()
+    root = await Get(SpecRoot, SpecRootRequest(sample))
+    return frozenset(n for n in names if n in root.capabilities)
+
+
 @rule(desc="Read the rpm package graph", level=LogLevel.DEBUG)
 async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
     members, stages = await MultiGet(
@@ -443,28 +465,6 @@ async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
         by_version=stage.provider_choice == "highest-version",
         toolchain_packages=await _toolchain_packages_in_root(request, stages, members),
     )
-
-
-async def _toolchain_packages_in_root(
-    request: RpmPackageGraphRequest, stages: AllToolchainStages, members: tuple[Address, ...]
-) -> frozenset[str]:
-    """The stage's `toolchain_packages` that the root the graph's packages are built in
-    really holds: there the root stands in for the distribution's toolchain. One it lacks (Azure
-    Linux's pyproject-rpm-macros, which no Debian package is) is still built from its spec."""
-    names = stages.get(request.stage).toolchain_packages
-    if not names:
-        return frozenset()
-    listed = {a for s in stages.chain(request.stage) for a in s.packages}
-    own = set(stages.get(request.stage).packages)
-    # A member built in that root: one of the stage's own packages (its base root) for a graph
-    # of them alone, else one built in the stage's root. SpecRoot asks by package.
-    sample = next(
-        (a for a in members if (a in own if request.stage_packages_only else a not in listed)), None
-    )
-    if sample is None:
-        return frozenset()
-    root = await Get(SpecRoot, SpecRootRequest(sample))
-    return frozenset(n for n in names if n in root.capabilities)
 
 
 @rule(desc="Read the package graph of a package's toolchain", level=LogLevel.DEBUG)
