@@ -202,7 +202,7 @@ def test_providers_are_chosen_by_version_and_importing_more_keeps_specs_readable
 
     requires = ws.pants("rpm-requires", "azl/SPECS/want-old", "azl/SPECS/use-thing", "azl/SPECS/needs-make").stdout
     assert "BuildRequires: make -> the root of azl:buildroot" in requires
-    assert "BuildRequires: tc-only -> tc-only (azl/SPECS/tc-only)" in requires
+    assert "BuildRequires: tc-only -> tc-only (azl/SPECS/tc-only:tc-only)" in requires
     assert "toolchain_packages=[\n        'make', 'tc-only',\n    ]" in (ws.root / "azl/BUILD").read_text()
     assert (
         "BuildRequires: x-devel < 2 -> x-devel (azl/SPECS/x:x-1) "
