@@ -244,10 +244,10 @@ class ToolchainToolchainPackagesField(StringSequenceField):
         (`toolkit/resources/manifests/package/toolchain_x86_64.txt`), which `azl-import`
         writes here. Azure Linux's toolkit builds every other spec against those prebuilt
         toolchain RPMs, never against the toolchain's specs; likewise, among the packages built
-        in this stage's root, a target building one of these names that the root holds is not
-        a provider: a `BuildRequires: gcc` is met by the root (its seed), not by an imported
-        `gcc` spec whose sources this machine may not have. A name the root lacks is still
-        built from its spec. Those targets still build when asked.
+        in this stage's root, a target building one of these names is not a provider: a
+        `BuildRequires: gcc` is met by the root (its seed), not by an imported `gcc` spec whose
+        sources this machine may not have; a name the seed lacks is met by nothing, as a
+        toolchain RPM that is not there. Those targets still build when asked.
         """
     )
 

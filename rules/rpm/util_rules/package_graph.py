@@ -10,9 +10,11 @@ means. A stage may instead choose as Azure Linux's toolkit does (`provider_choic
 "highest-version"`, which `azl-import` writes): among the targets whose Provides meet the
 requirement's version conditions (`BuildRequires: golang >= 1.24`), the one with the highest
 version; for an unversioned requirement, the highest of all. Equal versions from two targets
-stay an error. A stage's `toolchain_packages` (Azure Linux's toolchain manifest) that its root
-holds are not offered at all: the root stands in for the distribution's toolchain, which the
-toolkit builds every other spec against. The target that loses is still a target and still builds when asked.
+stay an error. A stage's `toolchain_packages` (Azure Linux's toolchain manifest) are not
+offered at all: its root stands in for the distribution's toolchain, which the toolkit builds
+every other spec against (a name the root lacks is then met by nothing, as a toolchain RPM
+that is not there; measured, that builds more of Azure Linux than sending it to a spec that has
+no sources here). The target that loses is still a target and still builds when asked.
 Every reader
 of the graph (inference, build closures, images, rpm-requires, rpm-graph and so the editor)
 goes through `choose`.
@@ -51,7 +53,6 @@ from rules.rpm.util_rules.spec_info import (
     SpecRead,
 )
 from rules.rpm.util_rules.versions import Evr, evr_order, overlaps
-from rules.sandbox.root import SpecRoot, SpecRootRequest
 from rules.toolchain.util_rules.stages import (
     AllToolchainStages,
     StageMembers,
@@ -410,28 +411,6 @@ class RpmPackageGraph:
         visit(address)
 
 
-async def _toolchain_packages_in_root(
-    request: RpmPackageGraphRequest, stages: AllToolchainStages, members: tuple[Address, ...]
-) -> frozenset[str]:
-    """The stage's `toolchain_packages` that the root the graph's packages are built in
-    really holds: there the root stands in for the distribution's toolchain. One it lacks (Azure
-    Linux's pyproject-rpm-macros, which no Debian package is) is still built from its spec."""
-    names = stages.get(request.stage).toolchain_packages
-    if not names:
-        return frozenset()
-    listed = {a for s in stages.chain(request.stage) for a in s.packages}
-    own = set(stages.get(request.stage).packages)
-    # A member built in that root: one of the stage's own packages (its base root) for a graph
-    # of them alone, else one built in the stage's root. SpecRoot asks by package.
-    sample = next(
-        (a for a in members if (a in own if request.stage_packages_only else a not in listed)), None
-    )
-    if sample is None:
-        return frozenset()
-    root = await Get(SpecRoot, SpecRootRequest(sample))
-    return frozenset(n for n in names if n in root.capabilities)
-
-
 @rule(desc="Read the rpm package graph", level=LogLevel.DEBUG)
 async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
     members, stages = await MultiGet(
@@ -463,7 +442,7 @@ async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
         },
         {a: r.error for a, r in zip(members, reads) if r.error is not None},
         by_version=stage.provider_choice == "highest-version",
-        toolchain_packages=await _toolchain_packages_in_root(request, stages, members),
+        toolchain_packages=frozenset(stage.toolchain_packages),
     )
 
 
