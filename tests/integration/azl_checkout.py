@@ -198,9 +198,10 @@ LIBGREET_TARBALL = tarball(
 )
 
 
-def write_checkout(root: Path) -> Path:
-    """The checkout under `root/azurelinux`; returns its path. Release tarballs are not in it:
-    they are pinned by signatures files, as in Azure Linux."""
+def write_checkout(root: Path, extra: dict[str, str] | None = None) -> Path:
+    """The checkout under `root/azurelinux`, with `extra` files added or replaced; returns its
+    path. Release tarballs are not in it: they are pinned by signatures files, as in Azure
+    Linux."""
     checkout = root / "azurelinux"
     sha = hashlib.sha256(LIBGREET_TARBALL).hexdigest()
     files = {
@@ -221,7 +222,7 @@ def write_checkout(root: Path) -> Path:
         "SPECS/broken/broken.spec": BROKEN_SPEC,
         "SPECS-EXTENDED/needs-macro/needs-macro.spec": NEEDS_MACRO_SPEC,
     }
-    for path, content in files.items():
+    for path, content in {**files, **(extra or {})}.items():
         (checkout / path).parent.mkdir(parents=True, exist_ok=True)
         (checkout / path).write_text(content)
     return checkout

@@ -170,10 +170,7 @@ TREE = {
 
 
 def test_providers_are_chosen_by_version_and_importing_more_keeps_specs_readable(tmp_path: Path) -> None:
-    checkout = write_checkout(tmp_path)
-    for path, content in TREE.items():
-        (checkout / path).parent.mkdir(parents=True, exist_ok=True)
-        (checkout / path).write_text(content)
+    checkout = write_checkout(tmp_path, TREE)
     ws = Workspace(tmp_path, azl_toolchain_files())
 
     # First a few, then more: the spec that needs another directory's macro file reads both
@@ -303,10 +300,7 @@ CLOSURE_TREE = {
 
 
 def test_with_build_requires_imports_what_the_build_needs(tmp_path: Path) -> None:
-    checkout = write_checkout(tmp_path)
-    for path, content in CLOSURE_TREE.items():
-        (checkout / path).parent.mkdir(parents=True, exist_ok=True)
-        (checkout / path).write_text(content)
+    checkout = write_checkout(tmp_path, CLOSURE_TREE)
     ws = Workspace(tmp_path, azl_toolchain_files())
 
     imported = ws.pants("azl-import", f"--checkout={checkout}", "--with-build-requires", "--", "want-new")
