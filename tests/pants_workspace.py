@@ -59,6 +59,11 @@ REPO_AZL_TOOLCHAIN = ("toolchain/azl/BUILD", "toolchain/azl/seed.lock.json")
 SHARED_CACHE = Path.home() / ".cache" / "keel" / "tests"
 
 
+def shared_cache_of(test_file: str) -> Path:
+    """The Pants cache the runs of `test_file` (`tests/x/test_y.py`) share."""
+    return SHARED_CACHE / test_file.replace("/", "_").replace(".", "_")
+
+
 def toolchain_files(
     official_packages: tuple[str, ...] = (),
     provides: tuple[str, ...] = ("gcc", "make"),
@@ -102,8 +107,7 @@ class Workspace:
     def shared_cache() -> Path:
         """One shared cache per test file: files run in parallel, and Pants processes of
         different files must not launch tools from one store at the same time."""
-        test_file = os.environ.get("PYTEST_CURRENT_TEST", "tests").split("::")[0]
-        return SHARED_CACHE / test_file.replace("/", "_").replace(".", "_")
+        return shared_cache_of(os.environ.get("PYTEST_CURRENT_TEST", "tests").split("::")[0])
 
     def pants(
         self,

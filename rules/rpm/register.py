@@ -9,7 +9,7 @@ from rules.image.util_rules import image_root
 from rules.rpm.goals import compat, package, repository, requires, tailor
 from rules.rpm.repository_target_types import RpmRepositoryTarget
 from rules.rpm.target_types import RpmPackageTarget
-from rules.rpm.util_rules import build, package_graph, seed, signing, spec_info
+from rules.rpm.util_rules import build, package_graph, seed, signing, spec_info, stand_in_needs
 from rules.sources import fetch
 from rules.toolchain import register as toolchain
 
@@ -26,6 +26,7 @@ def rules():
         *report.rules(),
         *spec_info.rules(),
         *package_graph.rules(),
+        *stand_in_needs.rules(),
         *build.rules(),
         *seed.rules(),
         *fetch.rules(),

@@ -199,6 +199,8 @@ class ToolchainRootFilesField(DictStringToStringField):
         For a bootstrap stage: files written into the root after the seed is installed, as
         `{"/absolute/path": "content"}`, to configure the seed's tools as the target
         distribution's are, e.g. `{"/root/.pydistutils.cfg": "[install]\\nprefix=/usr\\n"}`.
+        A file whose content starts with `#!` is written executable (a command the target
+        distribution has under another name).
         """
     )
 
@@ -252,6 +254,39 @@ class ToolchainToolchainPackagesField(StringSequenceField):
     )
 
 
+class ToolchainStandInsField(BoolField):
+    alias = "stand_ins"
+    default = False
+    help = help_text(
+        """
+        Let `./pants toolchain-lock` add Debian stand-ins to this bootstrap stage's seed: for
+        every requirement of the packages built on it (in the stages whose `base` chain reaches
+        it) that only a target without sources here, or nothing at all, would meet, the Debian
+        package that meets it (a perl module's `.pm` file, a `.pc` file, an executable, a
+        python distribution, the `-dev` package of a `-devel` name, found in the host's Debian
+        Contents and Packages indexes), locked like the rest of the seed. The lock records each
+        requirement and its stand-in; the package graph then leaves those requirements to the
+        root, and `./pants rpm-requires` says which stand-in meets them. For the Azure Linux
+        stage, whose specs' sources this machine mostly lacks; keel's own stages keep every
+        requirement explicit.
+        """
+    )
+
+
+class ToolchainStandInPackagesField(DictStringToStringField):
+    alias = "stand_in_packages"
+    help = help_text(
+        """
+        With `stand_ins`: Debian stand-ins named by hand, for requirements the lookup rules
+        find no package for or the wrong one. Maps a requirement as the specs write it to the
+        Debian package that meets it (`{"gnutls-utils": "gnutls-bin"}`); an empty package
+        means no stand-in (the requirement stays unmet). Only requirements that want a
+        stand-in are looked up here: naming one does not take a name away from a target
+        that can build it.
+        """
+    )
+
+
 class ToolchainOutputPathField(StringField):
     alias = "output_path"
     help = help_text(
@@ -284,6 +319,8 @@ class ToolchainStageTarget(Target):
         ToolchainMacroFilesField,
         ToolchainProviderChoiceField,
         ToolchainToolchainPackagesField,
+        ToolchainStandInsField,
+        ToolchainStandInPackagesField,
         ToolchainOutputPathField,
     )
     help = help_text(
@@ -319,6 +356,8 @@ class ToolchainStageTarget(Target):
                 ToolchainBinShField,
                 ToolchainRemoveFilesField,
                 ToolchainRootFilesField,
+                ToolchainStandInsField,
+                ToolchainStandInPackagesField,
             )
             if self[f].value
         ]
@@ -327,6 +366,11 @@ class ToolchainStageTarget(Target):
                 f"The toolchain_stage {self.address} has a `base` and {', '.join(seed_only)}: "
                 "they configure a root as it is made from its seed; set them on the bootstrap "
                 "stage."
+            )
+        if self[ToolchainStandInPackagesField].value and not self[ToolchainStandInsField].value:
+            raise InvalidTargetException(
+                f"The toolchain_stage {self.address} has `stand_in_packages` without "
+                "`stand_ins=True`: set both, or drop stand_in_packages."
             )
         paths = [*(self[ToolchainRemoveFilesField].value or ()), *(self[ToolchainRootFilesField].value or {})]
         relative = [p for p in paths if not p.startswith("/") or ".." in p.split("/")]

@@ -11,7 +11,9 @@ from rules.azl.goals.import_specs import (
     azl_build_file,
     build_file,
     find_spec_directories,
+    KEEL_MACROS,
     macro_files,
+    macro_text,
     toolchain_packages,
     without_placeholders,
 )
@@ -70,11 +72,26 @@ def test_macro_files_come_from_every_directory_but_the_stage_macro_packages(tmp_
     # Imported or not, a directory's macro file is in the root specs are read in (an imported
     # cmake's RPM is installed only for builds that BuildRequire it). The stage's own macro
     # package installs its files itself. A name two directories share is taken once.
+    # keel's files for toolchain packages whose macros come out of a tarball complete them.
     assert macro_files(root, {"SPECS/azurelinux-rpm-macros"}) == {
         "macros.cmake": "SPECS/cmake",
+        "macros.meson": KEEL_MACROS,
         "macros.perl": "SPECS/perl",
+        "macros.systemd": KEEL_MACROS,
         "macros.sysusers": "SPECS/systemd",
     }
+
+
+def test_a_checkout_macro_file_comes_before_keels_of_the_same_name(tmp_path: Path) -> None:
+    root = checkout(tmp_path)
+    (root / "SPECS/meson/macros.meson").parent.mkdir()
+    (root / "SPECS/meson/macros.meson").write_text("%meson meson setup @@BUILDDIR@@\n%meson_build meson compile\n")
+    found = macro_files(root, set())
+    assert found["macros.meson"] == "SPECS/meson"
+    assert macro_text(root, "macros.meson", found["macros.meson"]) == "%meson_build meson compile\n"
+    # keel's own: the directories and scriptlets the toolkit's systemd-bootstrap-rpm-macros gives.
+    systemd = macro_text(root, "macros.systemd", found["macros.systemd"])
+    assert "%_unitdir %{_systemd_util_dir}/system\n" in systemd and "%systemd_post() \\\n" in systemd
 
 
 def test_the_stage_file_defines_the_build_root(tmp_path: Path) -> None:

@@ -93,8 +93,10 @@ def test_azure_linux_specs_import_build_and_report(tmp_path: Path) -> None:
         "azl/SPECS-EXTENDED/needs-macro:needs-macro": "undefined macro",
     }
     assert report["azl/SPECS/broken:broken"]["detail"] == "nonexistent-devel"
-    assert report["azl/SPECS-EXTENDED/needs-macro:needs-macro"]["detail"] == "_unitdir"
-    assert report["azl/SPECS-EXTENDED/needs-macro:needs-macro"]["first_error"].startswith('error: File must begin with "/": %{_unitdir}')
+    assert report["azl/SPECS-EXTENDED/needs-macro:needs-macro"]["detail"] == "_httpd_moddir"
+    assert report["azl/SPECS-EXTENDED/needs-macro:needs-macro"]["first_error"].startswith(
+        'error: File must begin with "/": %{_httpd_moddir}'
+    )
     assert (ws.root / report["azl/SPECS/broken:broken"]["log"]).read_text().count("nonexistent-devel is needed by") == 1
     markdown = (ws.root / "dist/azl-compat.md").read_text()
     assert "| missing BuildRequires | 1 |" in markdown and "| azl/SPECS/greet:greet | built |" in markdown
@@ -350,3 +352,59 @@ def test_with_build_requires_imports_what_the_build_needs(tmp_path: Path) -> Non
     assert "--with-build-requires" not in plain and "Imported 2 spec directories" in plain
     alone = ws.pants("azl-import", f"--checkout={checkout}", "--root-first", "--", "unrelated", check=False)
     assert alone.returncode != 0 and "add `--with-build-requires`" in alone.stderr
+
+
+# A python project the seed holds from Debian (six), built newer from a spec of the tree, and a
+# spec that BuildRequires it: the build sees the RPM's version and only its metadata. Its files
+# are listed one by one, not its metadata directory, as Azure Linux's python specs list them.
+NEWER_SIX_TREE = {
+    "SPECS/python-six/python-six.spec": """Summary: six, newer than the seed's
+Name: python-six
+Version: 99.0
+Release: 1%{?dist}
+License: MIT
+BuildArch: noarch
+%description
+Newer six.
+%package -n python3-six
+Summary: six
+%description -n python3-six
+Newer six.
+%install
+dir=%{buildroot}/usr/lib/python3/dist-packages
+mkdir -p $dir/six-99.0.dist-info
+printf 'Metadata-Version: 2.1\\nName: six\\nVersion: 99.0\\n' > $dir/six-99.0.dist-info/METADATA
+printf 'six\\n' > $dir/six-99.0.dist-info/top_level.txt
+printf 'def newer(): return 99\\n' > $dir/six.py
+%files -n python3-six
+/usr/lib/python3/dist-packages/six.py
+/usr/lib/python3/dist-packages/six-99.0.dist-info/METADATA
+/usr/lib/python3/dist-packages/six-99.0.dist-info/top_level.txt
+""" + CHANGELOG.format(version="99.0"),
+    "SPECS/uses-six/uses-six.spec": """Summary: Builds with the newer six
+Name: uses-six
+Version: 1.0
+Release: 1%{?dist}
+License: MIT
+BuildArch: noarch
+BuildRequires: python3-six >= 99
+%description
+Checks which six it builds with.
+%build
+python3 -c 'import importlib.metadata as m, six; assert m.version("six") == "99.0", m.version("six"); assert six.newer() == 99'
+test "$(ls -d /usr/lib/python3/dist-packages/six-*-info | wc -l)" = 1
+%install
+mkdir -p %{buildroot}%{_datadir}/uses-six
+echo ok > %{buildroot}%{_datadir}/uses-six/ok
+%files
+%{_datadir}/uses-six
+""" + CHANGELOG.format(version="1.0"),
+}
+
+
+def test_a_python_project_built_newer_than_the_seeds_replaces_its_metadata(tmp_path: Path) -> None:
+    checkout = write_checkout(tmp_path, NEWER_SIX_TREE)
+    ws = Workspace(tmp_path, azl_toolchain_files())
+    ws.pants("azl-import", f"--checkout={checkout}", "--", "python-six", "uses-six")
+    built = ws.pants("package", "azl/SPECS/uses-six")
+    assert list((ws.root / "dist").rglob("uses-six-1.0-1.azl3.noarch.rpm")), built.stderr

@@ -29,6 +29,14 @@ def test_a_lock_round_trips_through_json() -> None:
     assert lock.to_tsv() == TSV.split("\n", 1)[1]
 
 
+def test_stand_ins_round_trip_and_a_lock_without_them_keeps_its_bytes() -> None:
+    lock = SeedLock.from_tsv(TSV, ("gcc",), {"perl(Test::Exception)": "libtest-exception-perl", "git": "git"})
+    text = lock.to_json(ADDRESS)
+    assert json.loads(text)["stand_ins"] == {"git": "git", "perl(Test::Exception)": "libtest-exception-perl"}
+    assert SeedLock.parse("toolchain/seed.lock.json", text.encode(), ADDRESS).stand_ins == lock.stand_ins
+    assert "stand_ins" not in json.loads(SeedLock.from_tsv(TSV, ("gcc",)).to_json(ADDRESS))
+
+
 @pytest.mark.parametrize(
     "content, complaint",
     [
@@ -50,6 +58,11 @@ def test_a_bad_lock_names_the_file_and_the_fix(content: bytes, complaint: str) -
         ("toolchain_stage(name='t', seed='s.json', base=':b')", "needs exactly one of `seed`"),
         ("toolchain_stage(name='t')", "needs exactly one of `seed`"),
         ("toolchain_stage(name='t', seed='s.json', packages=['x'])", "has a `seed` and `packages`"),
+        ("toolchain_stage(name='t', base=':b', stand_ins=True)", "has a `base` and stand_ins"),
+        (
+            "toolchain_stage(name='t', seed='s.json', stand_in_packages={'x': 'y'})",
+            "has `stand_in_packages` without `stand_ins=True`",
+        ),
     ],
 )
 def test_a_stage_is_either_seeded_or_built(build: str, complaint: str) -> None:

@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 SPEC_TREES = ("SPECS", "SPECS-EXTENDED")
 STAGE_NAME = "buildroot"
 MACROS_DIR = "rpm-macros"
+# Azure Linux's toolchain holds packages whose rpm macros are generated from their source
+# tarballs (systemd-bootstrap-rpm-macros, meson's macros.meson); Debian's packages of those
+# tools carry none and the tarballs are not reachable here, so keel writes those definitions.
+TOOLCHAIN_MACROS = Path(__file__).resolve().parent.parent / "toolchain_macros"
+KEEL_MACROS = "keel's rules/azl/toolchain_macros"
 
 
 class AzlImportError(Exception):
@@ -117,13 +122,15 @@ class AzlImportSubsystem(GoalSubsystem):
         help="The bootstrap toolchain stage Azure Linux's build root is made on.",
     )
     macro_packages = StrListOption(
-        default=["azurelinux-rpm-macros"],
+        default=["azurelinux-rpm-macros", "pyproject-rpm-macros"],
         help=help_text(
             """
             Spec directories of the distribution's rpm macro packages (Azure Linux's
             `azurelinux-rpm-macros` builds `azurelinux-rpm-macros` and
-            `azurelinux-check-macros`). They are always imported and built first, by the stage,
-            and installed in its root, as in Azure Linux's build root.
+            `azurelinux-check-macros`; `pyproject-rpm-macros` the `%pyproject_*` macros and the
+            scripts they run, which its toolchain holds and Debian does not). They are always
+            imported and built first, in this order, by the stage, and installed in its root, as
+            in Azure Linux's build root.
             """
         ),
     )
@@ -203,15 +210,25 @@ def macro_files(checkout: Path, built_by_stage: set[str]) -> dict[str, str]:
     supplies (Debian's perl or cmake carry none). Imported directories count too: a spec is read
     in the stage's root, which never holds an imported package's RPM (only a build that
     BuildRequires it does), so importing `perl` must not leave `%{perl_vendorlib}` undefined for
-    every perl module that read before. {file name: spec directory}, the first directory in
-    sorted order for a repeated name."""
+    every perl module that read before. Then keel's files for toolchain packages whose macros
+    come out of their source tarballs (TOOLCHAIN_MACROS), where the checkout has none of that
+    name. {file name: spec directory or KEEL_MACROS}, the first directory in sorted order for a
+    repeated name."""
     found: dict[str, str] = {}
     for tree in SPEC_TREES:
         for path in sorted((checkout / tree).glob("*/macros.*")):
             directory = f"{tree}/{path.parent.name}"
             if directory not in built_by_stage and path.is_file():
                 found.setdefault(path.name, directory)
+    for path in sorted(TOOLCHAIN_MACROS.glob("macros.*")):
+        found.setdefault(path.name, KEEL_MACROS)
     return found
+
+
+def macro_text(checkout: Path, name: str, origin: str) -> str:
+    """The macro file `name` that macro_files found in `origin`, as the stage installs it."""
+    path = TOOLCHAIN_MACROS / name if origin == KEEL_MACROS else checkout / origin / name
+    return without_placeholders(path.read_text(errors="replace"))
 
 
 _PLACEHOLDER = re.compile(r"@@[A-Z0-9_]+@@")
@@ -323,8 +340,8 @@ async def with_build_requires(
         return directories
     macro_directories = [d.path for d in directories if d.name in subsystem.macro_packages]
     stage_macros = {
-        name: without_placeholders((checkout / directory / name).read_text(errors="replace")).encode()
-        for name, directory in macro_files(checkout, set(macro_directories)).items()
+        name: macro_text(checkout, name, origin).encode()
+        for name, origin in macro_files(checkout, set(macro_directories)).items()
     }
     trees = " and ".join(t for t in SPEC_TREES if any(d.tree == t for d in universe))
     console.print_stderr(
@@ -419,9 +436,18 @@ async def azl_import(
             "zlib`, or `--names-file=FILE`), or import every one with `--all`."
         )
         return AzlImport(exit_code=1)
+    # A macro package the checkout lacks (an older branch) is left out of the stage, said once;
+    # a name the user gave must be there.
+    present = [m for m in subsystem.macro_packages if any((checkout / t / m).is_dir() for t in SPEC_TREES)]
+    absent = [m for m in subsystem.macro_packages if m not in present]
+    if absent:
+        console.print_stderr(
+            f"No spec directory of the macro packages {', '.join(absent)} in {checkout}: the stage "
+            "builds without them (`--azl-import-macro-packages`)."
+        )
     try:
         directories = find_spec_directories(
-            checkout, [*subsystem.macro_packages, *names], subsystem.all, subsystem.extended
+            checkout, [*present, *names], subsystem.all, subsystem.extended
         )
     except AzlImportError as e:
         console.print_stderr(str(e))
@@ -437,13 +463,14 @@ async def azl_import(
         source = checkout / directory.path
         files.extend(read_tree(source, f"{dest}/{directory.path}"))
         files.append(FileContent(f"{dest}/{directory.path}/BUILD", build_file(source).encode()))
-    macro_directories = [
-        d.path for d in directories if d.name in subsystem.macro_packages
-    ]
+    # Built in the option's order: a later macro package may BuildRequire an earlier one.
+    macro_directories = sorted(
+        (d.path for d in directories if d.name in subsystem.macro_packages),
+        key=lambda path: subsystem.macro_packages.index(path.rsplit("/", 1)[-1]),
+    )
     macros = macro_files(checkout, set(macro_directories))
-    for name, directory in macros.items():
-        text = (checkout / directory / name).read_text(errors="replace")
-        files.append(FileContent(f"{dest}/{MACROS_DIR}/{name}", without_placeholders(text).encode()))
+    for name, origin in macros.items():
+        files.append(FileContent(f"{dest}/{MACROS_DIR}/{name}", macro_text(checkout, name, origin).encode()))
     arch = platform.machine()
     toolchain = toolchain_packages(checkout, arch)
     manifest = TOOLCHAIN_MANIFEST.format(arch=arch) if toolchain else ""

@@ -383,11 +383,26 @@ def detail_of(attempt: BuildAttempt) -> str:
     return attempt.detail
 
 
+def stand_ins_of(graph: RpmPackageGraph, address: Address) -> tuple[tuple[str, str], ...]:
+    """The BuildRequires of `address` that a Debian stand-in of its seed meets, with that
+    package (the seed lock's `stand_ins`)."""
+    if address in graph.unreadable or not graph.stand_ins:
+        return ()
+    return tuple(
+        dict.fromkeys(
+            (r.name, graph.stand_ins[r.name])
+            for r in graph.infos[address].build_requires
+            if r.name in graph.stand_ins
+        )
+    )
+
+
 def markdown(
     attempts: list[BuildAttempt],
     top: list[Blocker],
     known: Mapping[Address, BuildAttempt],
     title: str,
+    stand_ins: Mapping[Address, tuple[tuple[str, str], ...]] | None = None,
 ) -> str:
     states = Counter(a.state for a in attempts)
     categories = Counter(a.category for a in attempts if a.state != BUILT)
@@ -422,6 +437,23 @@ def markdown(
             ),
             "",
         ]
+    used = Counter(pair for a in attempts for pair in (stand_ins or {}).get(a.address, ()))
+    if used:
+        lines += [
+            "## Met by Debian stand-ins",
+            "",
+            f"{len(used)} BuildRequires of these specs are met by Debian packages that "
+            "`toolchain-lock` added to the seed, as only a target without sources here (or "
+            "nothing) provides them.",
+            "",
+            "| requirement | Debian package | specs |",
+            "| --- | --- | --- |",
+            *(
+                f"| {_cell(r)} | {p} | {n} |"
+                for (r, p), n in sorted(used.items(), key=lambda item: (-item[1], item[0]))
+            ),
+            "",
+        ]
     lines += [
         "## Every spec",
         "",
@@ -436,7 +468,7 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
-def report_entry(a: BuildAttempt, log_path: str | None) -> dict:
+def report_entry(a: BuildAttempt, log_path: str | None, stand_ins: tuple[tuple[str, str], ...] = ()) -> dict:
     return {
         "target": str(a.address),
         "spec_dir": a.address.spec_path,
@@ -460,6 +492,8 @@ def report_entry(a: BuildAttempt, log_path: str | None) -> dict:
         ],
         "rpms": list(a.built),
         "log": log_path,
+        # BuildRequires met by a Debian stand-in of the seed: requirement -> package.
+        "stand_ins": dict(stand_ins),
     }
 
 
@@ -547,6 +581,7 @@ async def rpm_compat(
     def log_path(a: BuildAttempt) -> str | None:
         return os.path.join(str(dist.relpath), logs_dir, f"{a.address.path_safe_spec}.log") if a.log else None
 
+    stand_ins = {a: stand_ins_of(graphs[a], a) for a in addresses if a in graphs}
     states_count = Counter(a.state for a in attempts)
     report = {
         "version": 2,
@@ -565,12 +600,13 @@ async def rpm_compat(
             }
             for b in top
         ],
-        "targets": [report_entry(a, log_path(a)) for a in attempts],
+        "targets": [report_entry(a, log_path(a), stand_ins.get(a.address, ())) for a in attempts],
     }
     files = [
         FileContent(f"{name}.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()),
         FileContent(
-            f"{name}.md", markdown(attempts, top, known, f"rpm-compat: {len(addresses)} specs").encode()
+            f"{name}.md",
+            markdown(attempts, top, known, f"rpm-compat: {len(addresses)} specs", stand_ins).encode(),
         ),
         *(
             FileContent(f"{logs_dir}/{a.address.path_safe_spec}.log", a.log.encode())

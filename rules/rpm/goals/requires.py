@@ -14,6 +14,7 @@ from rules.rpm.util_rules.package_graph import (
 )
 from rules.rpm.util_rules.spec_info import RpmDependency
 from rules.sandbox.root import SpecRoot, SpecRootRequest
+from rules.toolchain.util_rules.stand_ins import IN_SEED
 
 NOTHING = "NOTHING provides it"
 
@@ -43,6 +44,11 @@ def satisfied_by(graph: RpmPackageGraph, root: SpecRoot, address, requirement: R
     )
     if choice.chosen is not None:
         return f"{choice.chosen}{passed}"
+    if choice.stand_in is not None:
+        # Locked into the seed by `toolchain-lock` (the stage's `stand_ins`).
+        if choice.stand_in == IN_SEED:
+            return f"{root.description}: its seed stands in{passed}"
+        return f"{root.description}: Debian stand-in {choice.stand_in}{passed}"
     provider = graph.by_convention(requirement, address)
     if provider is not None:
         return f"{provider} (by naming convention){passed}"

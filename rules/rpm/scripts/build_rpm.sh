@@ -20,6 +20,26 @@ mapfile -t deps < <(find deps -name '*.rpm' 2>/dev/null | LC_ALL=C sort)
 if [ "${#deps[@]}" -gt 0 ]; then
   rpm -i $(sh rpm_flags.sh) "${deps[@]}"
   ldconfig
+  # A python project a Debian seed holds and an RPM built here installs anew, into the same
+  # directory (Azure Linux's python3-setuptools_scm 8 where Debian's 7 is): rpm overwrites the
+  # modules but not the other version's metadata, and Python then finds both dist-infos and may
+  # load the old one's entry points. The metadata of that project that no RPM owns goes.
+  # (A spec may list the metadata directory or only the files in it.)
+  # A metadata directory's project, normalized: setuptools_scm-8.0.3.dist-info -> setuptools_scm.
+  project_of() { basename "$1" | sed -E 's/-.*//; s/[-_.]+/_/g' | tr 'A-Z' 'a-z'; }
+  rpm -qlp "${deps[@]}" | sed -nE 's#^(/.*/[^/]+\.(dist|egg)-info)(/.*)?$#\1#p' | LC_ALL=C sort -u | while read -r info; do
+    project=$(project_of "$info")
+    for other in "${info%/*}"/*.dist-info "${info%/*}"/*.egg-info; do
+      [ -e "$other" ] && [ "$other" != "$info" ] || continue
+      name=$(project_of "$other")
+      # Owned by an RPM (the directory, or a file in it, as specs list either): kept.
+      owned=$(find "$other" -type f -print -quit 2>/dev/null)
+      if [ "$name" = "$project" ] && ! { rpm -qf "$other" || rpm -qf "${owned:-$other}"; } >/dev/null 2>&1; then
+        echo "build_rpm.sh: removing $other (the root's own $project, which an RPM of the BuildRequires installs anew)"
+        rm -rf "$other"
+      fi
+    done
+  done
 fi
 
 # Binary RPMs first, then the source RPM, in two runs: `rpmbuild -ba` writes the SRPM first and

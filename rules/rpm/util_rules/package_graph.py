@@ -14,7 +14,10 @@ stay an error. A stage's `toolchain_packages` (Azure Linux's toolchain manifest)
 offered at all: its root stands in for the distribution's toolchain, which the toolkit builds
 every other spec against (a name the root lacks is then met by nothing, as a toolchain RPM
 that is not there; measured, that builds more of Azure Linux than sending it to a spec that has
-no sources here). The target that loses is still a target and still builds when asked.
+no sources here). The requirements the stage's seed has Debian stand-ins for (its lock's
+`stand_ins`, which `toolchain-lock` derives: requirements that only a target without sources,
+or nothing, would meet) go to the root too. The target that loses is still a target and still
+builds when asked.
 Every reader
 of the graph (inference, build closures, images, rpm-requires, rpm-graph and so the editor)
 goes through `choose`.
@@ -53,6 +56,7 @@ from rules.rpm.util_rules.spec_info import (
     SpecRead,
 )
 from rules.rpm.util_rules.versions import Evr, evr_order, overlaps
+from rules.toolchain.util_rules.seed import SeedLock, SeedLockRequest
 from rules.toolchain.util_rules.stages import (
     AllToolchainStages,
     StageMembers,
@@ -129,6 +133,8 @@ class ProviderChoice:
 
     chosen: Provider | None
     passed_over: tuple[Offer, ...] = ()
+    # The Debian package of the seed that stands in for the requirement (chosen is then None).
+    stand_in: str | None = None
 
 
 T = TypeVar("T")
@@ -186,6 +192,9 @@ class RpmPackageGraph:
     by_version: bool = False
     # The stage's `toolchain_packages`: names no target provides here (the root does).
     toolchain_packages: frozenset = frozenset()
+    # Requirement name -> the Debian package of the seed that stands in for it (the seed lock's
+    # `stand_ins`): left to the root, whatever targets provide it.
+    stand_ins: FrozenDict[str, str] = FrozenDict()
 
     @property
     def unreadable_note(self) -> str:
@@ -204,6 +213,7 @@ class RpmPackageGraph:
         unreadable: dict[Address, str] | None = None,
         by_version: bool = False,
         toolchain_packages: frozenset[str] = frozenset(),
+        stand_ins: dict[str, str] | None = None,
     ) -> RpmPackageGraph:
         providers: dict[str, set[Provider]] = defaultdict(set)
         offers: dict[str, list[Offer]] = defaultdict(list)
@@ -244,6 +254,7 @@ class RpmPackageGraph:
             FrozenDict({k: tuple(dict.fromkeys(v)) for k, v in sorted(offers.items())}),
             by_version,
             frozenset(toolchain_packages),
+            FrozenDict(sorted((stand_ins or {}).items())),
         )
         if by_version:
             # A package name built by several targets goes to the newest of them (a tie is
@@ -270,6 +281,12 @@ class RpmPackageGraph:
     def choose(self, requirement: RpmDependency, origin: str) -> ProviderChoice:
         """The target package a requirement goes to (None: the root's, or nothing's), and the
         ones passed over. `origin` says who asks, for the error a tie gives."""
+        stand_in = self.stand_ins.get(requirement.name)
+        if stand_in is not None:
+            passed_over = self.offers.get(requirement.name) or tuple(
+                Offer(p, RpmDependency(requirement.name)) for p in self.providers.get(requirement.name, ())
+            )
+            return ProviderChoice(None, passed_over, stand_in)
         if not self.by_version:
             return ProviderChoice(self.provider_of(requirement.name, origin, str(requirement)))
         offers = self.offers.get(requirement.name, ())
@@ -324,8 +341,10 @@ class RpmPackageGraph:
     def resolve(self, requirement: RpmDependency, requirer: Address) -> Provider | None:
         """The one target package that provides `requirement`, or None for the environment."""
         origin = f"{self.infos[requirer].spec_path} (target {requirer})"
-        found = self.choose(requirement, origin).chosen
-        return found if found is not None else self.by_convention(requirement, requirer)
+        choice = self.choose(requirement, origin)
+        if choice.chosen is not None or choice.stand_in is not None:
+            return choice.chosen
+        return self.by_convention(requirement, requirer)
 
     def requirements(self, address: Address) -> tuple[RpmDependency, ...]:
         """Every BuildRequires and Requires of a target's spec, in spec order."""
@@ -426,6 +445,13 @@ async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
         for t in targets
     )
     stage = stages.get(request.stage)
+    # The Debian stand-ins locked into the seed at the bottom of the stage's chain, if it has them.
+    seed_stage = stages.chain(request.stage)[0]
+    stand_ins = (
+        (await Get(SeedLock, SeedLockRequest(seed_stage.address))).stand_ins
+        if seed_stage.stand_ins
+        else {}
+    )
     rpm_addresses = set(members)
     for address, read in zip(members, reads):
         if read.error is not None:
@@ -443,6 +469,7 @@ async def rpm_package_graph(request: RpmPackageGraphRequest) -> RpmPackageGraph:
         {a: r.error for a, r in zip(members, reads) if r.error is not None},
         by_version=stage.provider_choice == "highest-version",
         toolchain_packages=frozenset(stage.toolchain_packages),
+        stand_ins=dict(stand_ins),
     )
 
 

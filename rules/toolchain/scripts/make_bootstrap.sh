@@ -20,7 +20,12 @@ names=$(IFS=,; echo "$*")
 
 # The package index points at this sandbox; configure_root.sh removes sources.list so that
 # path does not reach the root.
+# dpkg installs the whole seed in one call, with --force-depends, so a maintainer script may run
+# before the alternatives it calls exist: ucf (which many packages' scripts use) runs `awk`,
+# whose link mawk's or gawk's own script makes. The extract hook links it first, to an awk every
+# seed has (mawk is required); update-alternatives then takes the link over as usual.
 mmdebstrap --quiet --mode="$mode" --variant=custom --include="$names" \
+  --extract-hook='[ -e "$1/usr/bin/awk" ] || ln -s mawk "$1/usr/bin/awk"' \
   --customize-hook="cd \"$top\" && bash configure_root.sh \"\$1\"" \
   --customize-hook="download /tmp/keel-out/capabilities.txt \"$top/capabilities.txt\"" \
   --customize-hook='rm -rf "$1/tmp/keel-out"' \

@@ -178,10 +178,14 @@ async def bootstrap_root(stage: ToolchainStage, rpm: RpmSubsystem, host: HostSet
                     "files/rpm_platform.tsv",
                     "".join(f"{k}\t{v}\n" for k, v in sorted(stage.rpm_platform.items())).encode(),
                 ),
-                FileContent("files/provides.txt", "".join(f"{p}\n" for p in stage.provides).encode()),
+                # Named by hand, and the requirements the seed's Debian stand-ins were locked for.
+                FileContent(
+                    "files/provides.txt",
+                    "".join(f"{p}\n" for p in (*stage.provides, *seed.lock.stand_ins)).encode(),
+                ),
                 FileContent("files/remove.txt", "".join(f"{p}\n" for p in stage.remove_files).encode()),
                 *(
-                    FileContent(f"files/root{path}", content.encode())
+                    FileContent(f"files/root{path}", content.encode(), is_executable=content.startswith("#!"))
                     for path, content in sorted(stage.root_files.items())
                 ),
                 FileContent("files/reproducible.spec", _spec_globals(REPRODUCIBLE_MACROS)),

@@ -37,6 +37,7 @@ from rules.toolchain.target_types import (
     ToolchainRunCheckField,
     ToolchainSeedField,
     ToolchainToolchainPackagesField,
+    ToolchainStandInsField,
 )
 
 
@@ -61,6 +62,8 @@ class ToolchainStage:
     provider_choice: str = "unique"
     # Package names the root stands in for (ToolchainToolchainPackagesField).
     toolchain_packages: tuple[str, ...] = ()
+    # `toolchain-lock` adds Debian stand-ins to its seed (ToolchainStandInsField).
+    stand_ins: bool = False
 
     def index_of(self, address: Address) -> int | None:
         return self.packages.index(address) if address in self.packages else None
@@ -147,6 +150,7 @@ async def _resolve_stage(target: Target) -> ToolchainStage:
         root_files=FrozenDict(target[ToolchainRootFilesField].value or {}),
         provider_choice=target[ToolchainProviderChoiceField].value,
         toolchain_packages=tuple(target[ToolchainToolchainPackagesField].value or ()),
+        stand_ins=target[ToolchainStandInsField].value,
     )
 
 
