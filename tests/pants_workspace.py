@@ -54,14 +54,13 @@ REPO_SEED_LOCK = RULES_ROOT / "toolchain" / "seed.lock.json"
 REPO_IMAGER_LOCK = RULES_ROOT / "toolchain" / "imager.lock.json"
 # The bootstrap of Azure Linux's build root, as the repository defines it (toolchain/azl:files).
 REPO_AZL_TOOLCHAIN = ("toolchain/azl/BUILD", "toolchain/azl/seed.lock.json")
-# Runs that do not ask for their own cache share one (per test file), like a user's runs do: the
-# toolchain root is then built once for a file's tests, not once per test.
+# Runs that do not ask for their own cache share one, across every test file, like the runs of
+# one user's clones do: a toolchain root is then built once for the whole suite, not once per
+# test file (on 2 cores each cold root and its tools took a minute or two, which made a cold
+# suite overrun CI's 90 minutes). Pants processes sharing one store and one named-caches dir at
+# once is what tests/reliability/test_interrupted_and_concurrent.py checks; immutable inputs are
+# materialized per Pants process, not in the store.
 SHARED_CACHE = Path.home() / ".cache" / "keel" / "tests"
-
-
-def shared_cache_of(test_file: str) -> Path:
-    """The Pants cache the runs of `test_file` (`tests/x/test_y.py`) share."""
-    return SHARED_CACHE / test_file.replace("/", "_").replace(".", "_")
 
 
 def toolchain_files(
@@ -103,12 +102,6 @@ class Workspace:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
 
-    @staticmethod
-    def shared_cache() -> Path:
-        """One shared cache per test file: files run in parallel, and Pants processes of
-        different files must not launch tools from one store at the same time."""
-        return shared_cache_of(os.environ.get("PYTEST_CURRENT_TEST", "tests").split("::")[0])
-
     def pants(
         self,
         *args: str,
@@ -131,7 +124,7 @@ class Workspace:
         self, *args: str, cache: str | None = None, daemon: bool = False
     ) -> tuple[list[str], dict[str, str]]:
         """The command line and environment of `pants`, for tests that watch a run as it goes."""
-        caches = self.shared_cache() if cache is None else self.root.parent / cache
+        caches = SHARED_CACHE if cache is None else self.root.parent / cache
         argv = [
             sys.executable, "-m", "pants",
             *(("--pantsd",) if daemon else ("--no-pantsd", "--no-watch-filesystem")), "--no-dynamic-ui",
