@@ -216,6 +216,23 @@ class ToolchainMacroFilesField(MultipleSourcesField):
     )
 
 
+RPM_CONFIG_DIR = "rpm-config"
+
+
+class ToolchainRpmConfigFilesField(MultipleSourcesField):
+    alias = "rpm_config_files"
+    help = help_text(
+        f"""
+        Files installed, executable, below rpm's configuration directory (`%{{_rpmconfigdir}}`,
+        `/usr/lib/rpm/`) of the root, for a stage with a `base`: each at its path below the
+        directory `{RPM_CONFIG_DIR}/` beside this BUILD file (`{RPM_CONFIG_DIR}/azl/ocaml_files.py`
+        becomes `/usr/lib/rpm/azl/ocaml_files.py`). For the helper scripts a macro file of
+        `macro_files` runs (`%ocaml_files` runs `%{{_rpmconfigdir}}/azl/ocaml_files.py`), which
+        the distribution's package owning that macro file installs beside it.
+        """
+    )
+
+
 class ToolchainProviderChoiceField(StringField):
     alias = "provider_choice"
     valid_choices = ("unique", "highest-version")
@@ -317,6 +334,7 @@ class ToolchainStageTarget(Target):
         ToolchainRemoveFilesField,
         ToolchainRootFilesField,
         ToolchainMacroFilesField,
+        ToolchainRpmConfigFilesField,
         ToolchainProviderChoiceField,
         ToolchainToolchainPackagesField,
         ToolchainStandInsField,
@@ -379,10 +397,21 @@ class ToolchainStageTarget(Target):
                 f"The toolchain_stage {self.address} names files of its root by paths that are "
                 f"not absolute: {', '.join(relative)}. Write them as in the root, e.g. /etc/x."
             )
-        if has_seed and self[ToolchainMacroFilesField].value:
+        for field in (ToolchainMacroFilesField, ToolchainRpmConfigFilesField):
+            if has_seed and self[field].value:
+                raise InvalidTargetException(
+                    f"The toolchain_stage {self.address} has a `seed` and `{field.alias}`: they "
+                    "are installed with the packages of a stage with a `base`."
+                )
+        outside = [
+            f for f in self[ToolchainRpmConfigFilesField].value or ()
+            if f.split("/", 1)[0] != RPM_CONFIG_DIR or "/" not in f
+        ]
+        if outside:
             raise InvalidTargetException(
-                f"The toolchain_stage {self.address} has a `seed` and `macro_files`: they are "
-                "installed with the packages of a stage with a `base`."
+                f"The toolchain_stage {self.address} has `rpm_config_files` outside "
+                f"`{RPM_CONFIG_DIR}/`: {', '.join(outside)}. Put each under "
+                f"`{RPM_CONFIG_DIR}/` beside its BUILD file, at its path below /usr/lib/rpm/."
             )
         if has_seed and self[ToolchainPackagesField].value:
             raise InvalidTargetException(

@@ -12,7 +12,9 @@ from rules.azl.goals.import_specs import (
     build_file,
     find_spec_directories,
     KEEL_MACROS,
+    helper_text,
     macro_files,
+    macro_helpers,
     macro_text,
     toolchain_packages,
     without_placeholders,
@@ -92,6 +94,25 @@ def test_a_checkout_macro_file_comes_before_keels_of_the_same_name(tmp_path: Pat
     # keel's own: the directories and scriptlets the toolkit's systemd-bootstrap-rpm-macros gives.
     systemd = macro_text(root, "macros.systemd", found["macros.systemd"])
     assert "%_unitdir %{_systemd_util_dir}/system\n" in systemd and "%systemd_post() \\\n" in systemd
+
+
+def test_the_helper_scripts_a_macro_file_runs_come_from_its_directory(tmp_path: Path) -> None:
+    root = checkout(tmp_path)
+    (root / "SPECS/ocaml").mkdir()
+    (root / "SPECS/ocaml/macros.ocaml-rpm").write_text(
+        "%ocaml_files(sn) %{python3} /usr/lib/rpm/azl/ocaml_files.py %{-s} %{buildroot}\n"
+        "%ocaml_other %{_rpmconfigdir}/azl/elsewhere.py\n"  # not in the directory: not taken
+    )
+    (root / "SPECS/ocaml/ocaml_files.py").write_text("print('files')\n")
+    (root / "SPECS/systemd/macros.sysusers").write_text(
+        "%sysusers_create_compat() %(%{_rpmconfigdir}/sysusers.generate-pre.sh %{?*})\n"
+    )
+    (root / "SPECS/systemd/sysusers.generate-pre.sh").write_text("#!/bin/sh\n")
+    helpers = macro_helpers(root, macro_files(root, set()))
+    assert helpers == {"azl/ocaml_files.py": "SPECS/ocaml", "sysusers.generate-pre.sh": "SPECS/systemd"}
+    assert helper_text(root, "azl/ocaml_files.py", "SPECS/ocaml") == b"print('files')\n"
+    text = azl_build_file("azl", "//toolchain/azl:bootstrap", {}, [], {}, helpers=helpers)
+    assert "    rpm_config_files=[\n        'rpm-config/azl/ocaml_files.py',  # SPECS/ocaml\n" in text
 
 
 def test_the_stage_file_defines_the_build_root(tmp_path: Path) -> None:

@@ -148,12 +148,18 @@ Uses the perl macros of a package that is not imported.
 %setup -q -c -T
 %install
 install -D -m 0644 %{SOURCE0} %{buildroot}%{perl_vendorlib}/Greet.pm
+%perl_check_module Greet.pm
 %files
 %{perl_vendorlib}/Greet.pm
 """ + CHANGELOG.format(version="1.0")
 
-# The macro file of a package the checkout has but the test does not import (its perl).
-PERL_MACROS = '%perl_vendorlib %(eval "$(perl -V:installvendorlib)"; echo $installvendorlib)\n'
+# The macro file of a package the checkout has but the test does not import (its perl), with a
+# macro running a helper script that perl's directory holds (as `%ocaml_files` runs ocaml's).
+PERL_MACROS = (
+    '%perl_vendorlib %(eval "$(perl -V:installvendorlib)"; echo $installvendorlib)\n'
+    "%perl_check_module() %{_rpmconfigdir}/azl/perl_check_module.sh %{buildroot}%{perl_vendorlib}/%1\n"
+)
+PERL_CHECK_MODULE = '#!/bin/sh\n# A module file that is there and not empty.\ntest -s "$1"\n'
 
 BROKEN_SPEC = """Summary: Needs what nothing has
 Name: broken
@@ -223,6 +229,7 @@ def write_checkout(root: Path, extra: dict[str, str] | None = None) -> Path:
         "SPECS/perl-Greet/Greet.pm": "package Greet;\nsub hello { 'hello' }\n1;\n",
         "SPECS/perl/perl.spec": "Name: perl\n",  # never imported: only its macro file is used
         "SPECS/perl/macros.perl": PERL_MACROS,
+        "SPECS/perl/perl_check_module.sh": PERL_CHECK_MODULE,
         "SPECS/broken/broken.spec": BROKEN_SPEC,
         "SPECS-EXTENDED/needs-macro/needs-macro.spec": NEEDS_MACRO_SPEC,
     }

@@ -54,6 +54,8 @@ def test_azure_linux_specs_import_build_and_report(tmp_path: Path) -> None:
     stage = (ws.root / "azl/BUILD").read_text()
     assert "'azl/SPECS/azurelinux-rpm-macros'," in stage
     assert "'rpm-macros/macros.perl',  # SPECS/perl" in stage  # perl is not imported
+    # The helper its %perl_check_module runs (perl-Greet's build runs it: built below).
+    assert "'rpm-config/azl/perl_check_module.sh',  # SPECS/perl" in stage
     assert not (ws.root / "azl/SPECS/perl").exists()
     unknown = ws.pants("azl-import", f"--checkout={checkout}", "--", "no-such-dir", check=False)
     assert unknown.returncode != 0 and "No spec directory named no-such-dir" in unknown.stderr

@@ -63,6 +63,14 @@ def test_a_bad_lock_names_the_file_and_the_fix(content: bytes, complaint: str) -
             "toolchain_stage(name='t', seed='s.json', stand_in_packages={'x': 'y'})",
             "has `stand_in_packages` without `stand_ins=True`",
         ),
+        (
+            "toolchain_stage(name='t', seed='s.json', rpm_config_files=['rpm-config/x.sh'])",
+            "has a `seed` and `rpm_config_files`",
+        ),
+        (
+            "toolchain_stage(name='t', base=':b', rpm_config_files=['helpers/x.sh'])",
+            "has `rpm_config_files` outside `rpm-config/`: helpers/x.sh",
+        ),
     ],
 )
 def test_a_stage_is_either_seeded_or_built(build: str, complaint: str) -> None:

@@ -27,6 +27,7 @@ from pants.util.strutil import help_text
 from rules.azl.build_requires import build_requires_closure, describe_need
 from rules.azl.checkout_graph import read_checkout_graph, read_tree
 from rules.rpm.subsystems.rpm import RpmSubsystem
+from rules.toolchain.target_types import RPM_CONFIG_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +232,30 @@ def macro_text(checkout: Path, name: str, origin: str) -> str:
     return without_placeholders(path.read_text(errors="replace"))
 
 
+# A path below rpm's configuration directory in a macro file: `/usr/lib/rpm/azl/x.py`,
+# `%{_rpmconfigdir}/x.sh`.
+_RPM_CONFIG_PATH = re.compile(r"(?:/usr/lib/rpm|%\{?_rpmconfigdir\}?)/([A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*)")
+
+
+def macro_helpers(checkout: Path, macros: dict[str, str]) -> dict[str, str]:
+    """The helper scripts the macro files run that their spec directory holds ({path below
+    rpm's configuration directory: spec directory}): `%ocaml_files` runs
+    `/usr/lib/rpm/azl/ocaml_files.py`, which SPECS/ocaml holds and its spec installs there. The
+    stage installs them as that package would (rpm_config_files)."""
+    found: dict[str, str] = {}
+    for name, origin in sorted(macros.items()):
+        if origin == KEEL_MACROS:
+            continue
+        for path in _RPM_CONFIG_PATH.findall(macro_text(checkout, name, origin)):
+            if (checkout / origin / Path(path).name).is_file() and ".." not in path.split("/"):
+                found.setdefault(path, origin)
+    return found
+
+
+def helper_text(checkout: Path, path: str, origin: str) -> bytes:
+    return (checkout / origin / Path(path).name).read_bytes()
+
+
 _PLACEHOLDER = re.compile(r"@@[A-Z0-9_]+@@")
 
 
@@ -279,6 +304,7 @@ def azl_build_file(
     macros: dict[str, str],
     toolchain: list[str] = (),
     manifest: str = "",
+    helpers: dict[str, str] = {},
 ) -> str:
     """azl/BUILD: the stage that is Azure Linux's build root, and `__defaults__` that build
     every imported spec in it."""
@@ -291,6 +317,7 @@ def azl_build_file(
         "        " + " ".join(f"{n!r}," for n in toolchain[i:i + 8]) + "\n" for i in range(0, len(toolchain), 8)
     )
     files = "".join(f"        {f'{MACROS_DIR}/{name}'!r},  # {macros[name]}\n" for name in sorted(macros))
+    config_files = "".join(f"        {f'{RPM_CONFIG_DIR}/{path}'!r},  # {helpers[path]}\n" for path in sorted(helpers))
     return f"""# Azure Linux's build root, for the spec directories imported here. Written by
 # `./pants azl-import`: import again rather than editing it.
 #
@@ -298,7 +325,8 @@ def azl_build_file(
 # on {base}, whose rpm reads them as Azure Linux's rpm does, and defines what the toolkit
 # defines on its command lines. Its macro files are those of the checkout's other packages,
 # whose tools the seed supplies without them (Debian's perl or cmake carry none), less the
-# definitions holding a placeholder their spec would fill in (`@@VERSION@@`).
+# definitions holding a placeholder their spec would fill in (`@@VERSION@@`), and the helper
+# scripts those files run that the same directories hold (`/usr/lib/rpm/azl/ocaml_files.py`).
 # Where several specs build one package (golang and golang-1.23), a requirement goes to the
 # highest version that meets it, as the toolkit resolves it. The toolchain packages are those
 # of {manifest or "no toolchain manifest (the checkout has none)"}: the toolkit builds every
@@ -310,6 +338,8 @@ toolchain_stage(
 {packages}    ],
     macro_files=[
 {files}    ],
+    rpm_config_files=[
+{config_files}    ],
     defines={defines!r},
     run_check={run_check!r},
     provider_choice="highest-version",
@@ -471,11 +501,14 @@ async def azl_import(
     macros = macro_files(checkout, set(macro_directories))
     for name, origin in macros.items():
         files.append(FileContent(f"{dest}/{MACROS_DIR}/{name}", macro_text(checkout, name, origin).encode()))
+    helpers = macro_helpers(checkout, macros)
+    for path, origin in helpers.items():
+        files.append(FileContent(f"{dest}/{RPM_CONFIG_DIR}/{path}", helper_text(checkout, path, origin)))
     arch = platform.machine()
     toolchain = toolchain_packages(checkout, arch)
     manifest = TOOLCHAIN_MANIFEST.format(arch=arch) if toolchain else ""
     build = azl_build_file(
-        dest, subsystem.base, subsystem.defines, macro_directories, macros, toolchain, manifest
+        dest, subsystem.base, subsystem.defines, macro_directories, macros, toolchain, manifest, helpers
     )
     files.append(FileContent(f"{dest}/BUILD", build.encode()))
 
@@ -483,13 +516,15 @@ async def azl_import(
     for directory in directories:
         shutil.rmtree(Path(dest) / directory.path, ignore_errors=True)
     shutil.rmtree(Path(dest) / MACROS_DIR, ignore_errors=True)
+    shutil.rmtree(Path(dest) / RPM_CONFIG_DIR, ignore_errors=True)
     workspace.write_digest(await Get(Digest, CreateDigest(files)))
 
     from_extended = sum(d.tree == "SPECS-EXTENDED" for d in directories)
     console.print_stdout(
         f"Imported {len(directories)} spec directories from {checkout} into {dest}/ "
         f"({len(directories) - from_extended} from SPECS, {from_extended} from SPECS-EXTENDED), "
-        f"with {len(macros)} macro files and {len(toolchain)} toolchain packages; wrote "
+        f"with {len(macros)} macro files, {len(helpers)} helper scripts they run and "
+        f"{len(toolchain)} toolchain packages; wrote "
         f"{dest}/BUILD (the stage //{dest}:{STAGE_NAME}).\n"
         f"Next: `build-support/source-cache from-host --specs {dest}` fills the source cache, "
         f"`./pants package {dest}/{last_named.path}` builds, "

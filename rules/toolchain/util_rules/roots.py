@@ -46,7 +46,7 @@ from rules.rpm.util_rules.rpmbuild_env import REPRODUCIBLE_MACROS
 from rules.rpm.util_rules.spec_info import RpmSpecInfo, RpmSpecInfoRequest
 from rules.sources.fetch import SourceFile, SpecSources, SpecSourcesRequest
 from rules.sandbox.root import ARCHIVE_NAME, InRootProcess, InRootResult, RootArchive, succeeded
-from rules.toolchain.target_types import ToolchainMacroFilesField
+from rules.toolchain.target_types import RPM_CONFIG_DIR, ToolchainMacroFilesField, ToolchainRpmConfigFilesField
 from rules.toolchain.util_rules.seed import PrebuiltPins, PrebuiltPinsRequest, Seed, SeedRequest
 from rules.toolchain.util_rules.stages import ToolchainStage, ToolchainStageRequest
 
@@ -253,8 +253,9 @@ async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoo
         Get(StagePackage, StagePackageRequest(stage.address, a)) for a in stage.packages
     )
     infos = await MultiGet(Get(RpmSpecInfo, RpmSpecInfoRequest(a)) for a in stage.packages)
-    macro_files = await Get(
-        HydratedSources, HydrateSourcesRequest(wrapped.target[ToolchainMacroFilesField])
+    macro_files, config_files = await MultiGet(
+        Get(HydratedSources, HydrateSourcesRequest(wrapped.target[ToolchainMacroFilesField])),
+        Get(HydratedSources, HydrateSourcesRequest(wrapped.target[ToolchainRpmConfigFilesField])),
     )
     rpm_digests = [b.digest for b in built]
     scripts = await Get(
@@ -266,15 +267,30 @@ async def built_stage_root(stage: ToolchainStage, rpm: RpmSubsystem) -> StageRoo
             ]
         ),
     )
-    macro_entries = await Get(DigestEntries, Digest, macro_files.snapshot.digest)
+    macro_entries, config_entries = await MultiGet(
+        Get(DigestEntries, Digest, macro_files.snapshot.digest),
+        Get(DigestEntries, Digest, config_files.snapshot.digest),
+    )
+    # rpm_config_files keep their path below the BUILD file's rpm-config/ (the target checks
+    # they are there).
+    config_prefix = os.path.join(stage.address.spec_path, RPM_CONFIG_DIR) + "/"
     inputs = await MultiGet(
         Get(Digest, AddPrefix(await Get(Digest, MergeDigests(rpm_digests)), "rpms")),
         Get(
             Digest,
             CreateDigest(
-                FileEntry(f"macros/{os.path.basename(e.path)}", e.file_digest)
-                for e in macro_entries
-                if isinstance(e, FileEntry)
+                [
+                    *(
+                        FileEntry(f"macros/{os.path.basename(e.path)}", e.file_digest)
+                        for e in macro_entries
+                        if isinstance(e, FileEntry)
+                    ),
+                    *(
+                        FileEntry(f"rpmconfig/{e.path[len(config_prefix):]}", e.file_digest)
+                        for e in config_entries
+                        if isinstance(e, FileEntry) and e.path.startswith(config_prefix)
+                    ),
+                ]
             ),
         ),
     )
