@@ -61,6 +61,11 @@ REPO_AZL_TOOLCHAIN = ("toolchain/azl/BUILD", "toolchain/azl/seed.lock.json")
 # once is what tests/reliability/test_interrupted_and_concurrent.py checks; immutable inputs are
 # materialized per Pants process, not in the store.
 SHARED_CACHE = Path.home() / ".cache" / "keel" / "tests"
+# Named caches hold what is addressed by content (unpacked roots by root digest, seed packages and
+# sources by sha256) and Pants' pip and PEX caches: every run shares the suite's, as runs on one
+# machine share Pants' default named caches, also those of a cache of their own (an empty store
+# still runs every action; its roots are not unpacked again). A workspace that looks into its
+# named caches, or runs as another user, keeps its own (`shared_named_caches = False`).
 
 
 def toolchain_files(
@@ -91,6 +96,8 @@ def azl_toolchain_files() -> dict[str, str]:
 
 
 class Workspace:
+    shared_named_caches = True
+
     def __init__(self, root: Path, files: dict[str, str]) -> None:
         self.root = root / "ws"
         defaults = {} if "toolchain/BUILD" in files else toolchain_files()
@@ -112,8 +119,8 @@ class Workspace:
     ) -> subprocess.CompletedProcess:
         """One Pants run (no daemon unless `daemon`: then pantsd, watching the workspace's files,
         serves this and later daemon runs until stop_pantsd()). Runs with the same `cache` name
-        share Pants' local store and named caches; a new name starts from empty caches, like a
-        clean machine. `env` adds to the environment (options such as PANTS_RPM_SIGN_KEY)."""
+        share Pants' local store; a new name starts from an empty store, like a clean machine
+        (with the suite's named caches unless `shared_named_caches` is off). `env` adds to the environment (options such as PANTS_RPM_SIGN_KEY)."""
         argv, base_env = self.pants_command(*args, cache=cache, daemon=daemon)
         result = subprocess.run(argv, cwd=self.root, env={**base_env, **(env or {})}, capture_output=True, text=True)
         if check and result.returncode != 0:
@@ -129,7 +136,7 @@ class Workspace:
             sys.executable, "-m", "pants",
             *(("--pantsd",) if daemon else ("--no-pantsd", "--no-watch-filesystem")), "--no-dynamic-ui",
             f"--local-store-dir={caches / 'store'}",
-            f"--named-caches-dir={caches / 'named'}",
+            f"--named-caches-dir={(SHARED_CACHE if self.shared_named_caches else caches) / 'named'}",
             *args,
         ]
         env = {

@@ -54,6 +54,7 @@ FETCHED_TARGET = "specs/fetched:fetched"
 
 def fetched_workspace(root: Path, mirror: Path) -> Workspace:
     ws = workspace(root)
+    ws.shared_named_caches = False  # its roots and downloads are looked at, from empty caches
     ws.write({
         "specs/fetched/BUILD": "rpm_package()",
         "specs/fetched/fetched.spec": FETCHED_SPEC,
