@@ -16,6 +16,7 @@ from rules.azl.goals.import_specs import (
     macro_files,
     macro_helpers,
     macro_text,
+    spec_placeholders,
     toolchain_packages,
     without_placeholders,
 )
@@ -141,6 +142,28 @@ def test_macro_definitions_with_build_time_placeholders_are_left_out() -> None:
         "%ninja_build ninja\n"
     )
     assert without_placeholders(text) == "%cmake \\\n  %{set_build_flags} \\\n  cmake -B build\n%ninja_build ninja\n"
+
+
+def test_placeholders_the_spec_fills_from_its_own_definitions_are_filled(tmp_path: Path) -> None:
+    cmake = tmp_path / "SPECS/cmake"
+    cmake.mkdir(parents=True)
+    (cmake / "cmake.spec").write_text(
+        "%global major_version 3\n%global full %{version}\nName: cmake\nVersion: 3.30.3\n"
+        "Release: 1%{?dist}\n%install\n"
+        'sed -i -e "s|@@CMAKE_VERSION@@|%{full}|" -e "s|@@CMAKE_MAJOR_VERSION@@|%{major_version}|" x\n'
+        'sed -e "s,@@EVR@@,%{version}-%{release},g" y\n'
+        "cat > z.pc <<EOF\nName: Other\nEOF\n"
+        'sed -e "s|@@NAME@@|%{name}|g" z\n'
+    )
+    (cmake / "macros.cmake").write_text(
+        "%_cmake_version @@CMAKE_VERSION@@\n%cmake@@CMAKE_MAJOR_VERSION@@ %cmake\n"
+        "%cmake_evr @@EVR@@\n%cmake_name @@NAME@@\n%cmake_unknown @@UNKNOWN@@\n"
+    )
+    # %{release} needs %{dist} and more: not filled; a heredoc's `Name:` is not the spec's.
+    assert spec_placeholders(cmake) == {"CMAKE_VERSION": "3.30.3", "CMAKE_MAJOR_VERSION": "3", "NAME": "cmake"}
+    assert macro_text(tmp_path, "macros.cmake", "SPECS/cmake") == (
+        "%_cmake_version 3.30.3\n%cmake3 %cmake\n%cmake_name cmake\n"
+    )
 
 
 def test_the_toolchain_manifest_names_the_packages_the_root_stands_in_for(tmp_path: Path) -> None:

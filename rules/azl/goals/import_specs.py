@@ -227,9 +227,15 @@ def macro_files(checkout: Path, built_by_stage: set[str]) -> dict[str, str]:
 
 
 def macro_text(checkout: Path, name: str, origin: str) -> str:
-    """The macro file `name` that macro_files found in `origin`, as the stage installs it."""
-    path = TOOLCHAIN_MACROS / name if origin == KEEL_MACROS else checkout / origin / name
-    return without_placeholders(path.read_text(errors="replace"))
+    """The macro file `name` that macro_files found in `origin`, as the stage installs it: the
+    placeholders its spec fills in when it builds filled the same way where keel can tell the
+    value (`%cmake3` of cmake's file), the definitions holding any other left out."""
+    if origin == KEEL_MACROS:
+        return (TOOLCHAIN_MACROS / name).read_text()
+    text = (checkout / origin / name).read_text(errors="replace")
+    for placeholder, value in spec_placeholders(checkout / origin).items():
+        text = text.replace(f"@@{placeholder}@@", value)
+    return without_placeholders(text)
 
 
 # A path below rpm's configuration directory in a macro file: `/usr/lib/rpm/azl/x.py`,
@@ -257,6 +263,31 @@ def helper_text(checkout: Path, path: str, origin: str) -> bytes:
 
 
 _PLACEHOLDER = re.compile(r"@@[A-Z0-9_]+@@")
+# `s|@@CMAKE_MAJOR_VERSION@@|%{major_version}|` in a spec's sed call (any delimiter).
+_PLACEHOLDER_SUBSTITUTION = re.compile(r"s([|,#/])@@([A-Z0-9_]+)@@\1([^|,#/\s\"']*)\1")
+_SPEC_DEFINITION = re.compile(r"^\s*%(?:global|define)\s+(\w+)\s+(\S+)\s*$", re.M)
+_SPEC_TAG = re.compile(r"^(Name|Version):\s*(\S+)\s*$", re.M)
+_MACRO_USE = re.compile(r"%\{(\w+)\}|%(\w+)")
+
+
+def spec_placeholders(directory: Path) -> dict[str, str]:
+    """The values the spec files of `directory` give the `@@NAME@@` placeholders of their macro
+    files, as far as their own one-line definitions and Name/Version tags tell them
+    (`%{major_version}` is `3` by `%global major_version 3`). A value that needs anything else
+    (`%{release}`, a conditional, a shell command) is left out: its definitions stay out too."""
+    values: dict[str, str] = {}
+    for spec in sorted(directory.glob("*.spec")):
+        text = spec.read_text(errors="replace")
+        known: dict[str, str] = {}
+        # The first of each: the preamble's, not a heredoc's `Name:` further down.
+        for name, value in [*_SPEC_DEFINITION.findall(text), *((n.lower(), v) for n, v in _SPEC_TAG.findall(text))]:
+            known.setdefault(name, value)
+        for _, placeholder, value in _PLACEHOLDER_SUBSTITUTION.findall(text):
+            for _ in range(5):  # definitions naming definitions, a few deep
+                value = _MACRO_USE.sub(lambda m: known.get(m.group(1) or m.group(2), m.group(0)), value)
+            if "%" not in value:
+                values.setdefault(placeholder, value)
+    return values
 
 
 def without_placeholders(text: str) -> str:
