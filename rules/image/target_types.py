@@ -29,6 +29,7 @@ from pants.source.filespec import Filespec
 from pants.util.frozendict import FrozenDict
 from pants.util.strutil import help_text
 
+from rules.core.field_kinds import PackageEntriesField
 from rules.image.util_rules.layout import (
     EMPTY,
     FILESYSTEMS,
@@ -51,7 +52,7 @@ DEFAULT_PARTITIONS = (
 )
 
 
-class DiskImagePackagesField(StringSequenceField):
+class DiskImagePackagesField(PackageEntriesField):
     alias = "packages"
     help = help_text(
         """
@@ -102,7 +103,7 @@ def image_package_entries(base: str | None, packages: Iterable[str] | None) -> t
     return (*((base,) if base else ()), *(packages or ()))
 
 
-class PackageSetPackagesField(StringSequenceField):
+class PackageSetPackagesField(PackageEntriesField):
     alias = "packages"
     required = True
     help = help_text(

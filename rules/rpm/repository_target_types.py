@@ -21,12 +21,14 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 
+from rules.core.field_kinds import PackageEntriesField, PackageEntry
+
 # What dnf and tdnf accept as a section name in a .repo file, without surprises in URLs.
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _URL_SCHEMES = ("file://", "http://", "https://")
 
 
-class RpmRepositoryPackagesField(StringSequenceField):
+class RpmRepositoryPackagesField(PackageEntriesField):
     # Strings, not dependencies: package names are allowed, as in an image's `packages`.
     alias = "packages"
     required = True
@@ -40,7 +42,9 @@ class RpmRepositoryPackagesField(StringSequenceField):
     )
 
     @classmethod
-    def compute_value(cls, raw_value: Optional[Iterable[str]], address: Address) -> Optional[Tuple[str, ...]]:
+    def compute_value(
+        cls, raw_value: Optional[Iterable[PackageEntry]], address: Address
+    ) -> Optional[Tuple[str, ...]]:
         value = super().compute_value(raw_value, address)
         if not value:
             raise InvalidFieldException(

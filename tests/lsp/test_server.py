@@ -6,18 +6,29 @@ standing in for that goal, or named by KEEL_LSP_GRAPH (the server then runs no P
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shlex
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
 from tests.lsp.client import LspClient
 from tests.pants_workspace import Workspace
 
+# The server's own modules, for reading help-all as it does (a hyphen keeps them off source roots).
+sys.path.insert(0, str(Path.cwd() / "build-support" / "lsp"))
+from keel_lsp import pants_help  # noqa: E402  # pants: no-infer-dep
+from keel_lsp.kinds import ADDRESS, FILE, PACKAGE, Kinds  # noqa: E402  # pants: no-infer-dep
+
 SERVER = Path.cwd() / "build-support" / "build-lsp"
+NVIM_SCRIPT = Path.cwd() / "tests" / "lsp" / "nvim_definition.lua"
 
 
 def spec(name: str, extra: str = "") -> str:
@@ -327,5 +338,225 @@ def test_answers_from_build_files_before_the_graph(ws: Workspace, lsp: LspClient
         client.diagnostics_after(uri, mark)
         locations = client.at("textDocument/definition", uri, *where(image, "kv-provided", 2))
         assert locations[0]["uri"] == (ws.root / "specs/libkv/BUILD").as_uri()
+    finally:
+        client.close()
+
+
+# --- images/core/BUILD as it is: package_set, rpm_repository, loading, a real editor ----------
+
+CORE_BUILD = Path("images/core/BUILD").read_text()  # a `files` dependency of these tests
+
+
+def package_set_names(text: str) -> list[str]:
+    """The binary package names the package_sets of a BUILD file list (not the addresses)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "package_set":
+            for keyword in node.keywords:
+                if keyword.arg == "packages" and isinstance(keyword.value, ast.List):
+                    names += [e.value for e in keyword.value.elts if isinstance(e, ast.Constant) and not set("/:") & set(e.value)]
+    return names
+
+
+CORE_NAMES = package_set_names(CORE_BUILD)
+
+
+def core_files() -> dict[str, str]:
+    """images/core/BUILD and its motd as they are; a spec for each package name its sets list;
+    a repository publishing from them; and a set naming `sh`, which only busybox's Provides
+    gives (so only the package graph knows it)."""
+    files = {"images/core/BUILD": CORE_BUILD, "images/core/motd": Path("images/core/motd").read_text()}
+    for name in CORE_NAMES:
+        files[f"specs/{name}/BUILD"] = "rpm_package()\n"
+        files[f"specs/{name}/{name}.spec"] = spec(name)
+    files["repos/BUILD"] = 'rpm_repository(name="updates", base_url="file:///srv/updates", packages=["zstd", "//images/core:base"])\n'
+    files["images/shell/BUILD"] = 'package_set(name="shell", packages=["sh"])\n'
+    return files
+
+
+def core_graph_json() -> dict:
+    """What `./pants rpm-graph ::` writes for core_files(): a target per spec, `sh` provided by busybox."""
+    nodes, edges = [], []
+    for name in CORE_NAMES:
+        address = f"specs/{name}:{name}"
+        nodes.append({"id": address, "kind": "rpm_package", "build_file": f"specs/{name}/BUILD", "spec": f"specs/{name}/{name}.spec", "packages": [name]})
+        for package in [name] + (["sh"] if name == "busybox" else []):
+            nodes.append({"id": f"package:{package}", "kind": "binary_package", "name": package, "target": address})
+            edges.append({"from": f"package:{package}", "to": address, "kind": "built_by"})
+    return {"version": 1, "nodes": nodes, "edges": edges, "unresolved": [], "cycles": []}
+
+
+def write_gated_launcher(ws: Workspace, help_json: Path, gates: Path) -> None:
+    """A ./pants whose `help-all` and `rpm-graph` answer only once the test opens their gate (a
+    file in `gates`): a fresh clone's first minute, held for as long as the test needs it.
+    help-all prints the real help of keel's backends; rpm-graph writes core_graph_json()."""
+    graph = gates.parent / "core-graph.json"
+    graph.write_text(json.dumps(core_graph_json()))
+    launcher = ws.root / "pants"
+    launcher.write_text(
+        "#!/bin/sh\n"
+        f'gate() {{ while [ ! -e {shlex.quote(str(gates))}/"$1" ]; do sleep 0.1; done; }}\n'
+        'case " $* " in\n'
+        f'  *" help-all "*) gate help; exec cat {shlex.quote(str(help_json))} ;;\n'
+        '  *" rpm-graph "*) gate graph\n'
+        '    for arg in "$@"; do case "$arg" in --pants-distdir=*) dist="${arg#--pants-distdir=}" ;; esac; done\n'
+        f'    mkdir -p "$dist/rpm-graph" && exec cp {shlex.quote(str(graph))} "$dist/rpm-graph/graph.json" ;;\n'
+        "esac\n"
+        'echo "not in this test: ./pants $*" >&2; exit 1\n'
+    )
+    launcher.chmod(0o755)
+
+
+def found_at(ws: Workspace, locations: list[dict]) -> list[tuple[str, int]]:
+    return [(Path(l["uri"][len("file://"):]).relative_to(ws.root).as_posix(), l["range"]["start"]["line"]) for l in locations]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.fixture(scope="module")
+def help_json(lsp: LspClient, ws: Workspace) -> Path:
+    """The real `pants help-all` of keel's backends, as the main server cached it."""
+    return next((ws.root / ".pants.d/build-lsp/help").glob("help-all-*.json"))
+
+
+@pytest.fixture(scope="module")
+def core_ws(tmp_path_factory) -> Workspace:
+    return Workspace(tmp_path_factory.mktemp("core"), core_files())
+
+
+def no_pants(help_json: Path, tmp: Path) -> dict[str, str]:
+    """A server environment that runs no Pants: the help given, no graph (the specs' names answer)."""
+    return {"KEEL_LSP_HELP": str(help_json), "KEEL_LSP_GRAPH": str(tmp / "no-graph.json")}
+
+
+@pytest.fixture(scope="module")
+def core_lsp(core_ws: Workspace, help_json: Path, tmp_path_factory) -> Iterator[LspClient]:
+    tmp = tmp_path_factory.mktemp("core-server")
+    client = start(core_ws, tmp, "core", **no_pants(help_json, tmp))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def test_field_kinds_come_from_help_all(help_json: Path) -> None:
+    """What keel's fields hold, read from `pants help-all` as the server reads it: the server has
+    no list of target types, so a change in a field's help that hides its kind shows here."""
+    parsed = pants_help.parse(json.loads(help_json.read_text()))
+    kinds = Kinds(parsed)
+    for target_type in ("disk_image", "iso_image", "container_image", "update_image", "package_set", "rpm_repository"):
+        assert kinds.fields[target_type]["packages"] == PACKAGE, target_type
+        # Declared by the field's type (rules/core/field_kinds.py), not guessed from its help.
+        packages = parsed.targets[target_type].fields["packages"]
+        assert "Iterable[PackageEntry]" in packages.type_hint, target_type
+    stage = kinds.fields["toolchain_stage"]
+    assert (stage["packages"], stage["base"]) == (ADDRESS, ADDRESS)  # rpm_package targets, not names
+    # Names of the host's packages, capabilities, paths in a root: nothing in the workspace.
+    assert not {"seed_packages", "toolchain_packages", "provides", "remove_files", "root_files"} & set(stage)
+    image = kinds.fields["disk_image"]
+    assert [image[f] for f in ("base", "repos", "dependencies", "files", "post_install")] == [ADDRESS] * 3 + [FILE] * 2
+    rpm = kinds.fields["rpm_package"]
+    assert [rpm[f] for f in ("toolchain", "dependencies", "sources", "spec")] == [ADDRESS] * 2 + [FILE] * 2
+
+
+def test_package_names_in_package_sets_lead_to_their_specs(core_lsp: LspClient, core_ws: Workspace) -> None:
+    core = core_ws.root / "images/core/BUILD"
+    uri = core_lsp.open(core)
+    assert {"busybox", "kernel"} <= set(CORE_NAMES)
+    for name in CORE_NAMES:
+        line, character = where(core, f'"{name}"', 2)
+        assert "package_set(" in CORE_BUILD.splitlines()[line]
+        locations = found_at(core_ws, core_lsp.at("textDocument/definition", uri, line, character))
+        assert locations == [(f"specs/{name}/BUILD", 0), (f"specs/{name}/{name}.spec", 0)], name
+
+
+def test_package_set_and_rpm_repository_as_images_are(core_lsp: LspClient, core_ws: Workspace) -> None:
+    """Completion, hover, references, checks and files in images/core/BUILD and a repository."""
+    result = complete_in(core_lsp, core_ws, 'package_set(name="s", packages=["busy')
+    assert labels(result) == ["busybox"] and result["isIncomplete"] is False
+    assert labels(complete_in(core_lsp, core_ws, 'rpm_repository(name="r", packages=["zs')) == ["zstd"]
+    scratch = "images/core/BUILD.scratch"
+    assert {":base", ":system"} <= set(labels(complete_in(core_lsp, core_ws, 'package_set(name="s", packages=[":', path=scratch)))
+    assert labels(complete_in(core_lsp, core_ws, 'disk_image(name="d", files={"/etc/motd": "mo', path=scratch)) == ["motd"]
+    core = core_ws.root / "images/core/BUILD"
+    mark = core_lsp.mark()
+    uri = core_lsp.open(core)
+    assert core_lsp.diagnostics_after(uri, mark) == []
+    hover = core_lsp.at("textDocument/hover", uri, *where(core, '"busybox"', 2))["contents"]["value"]
+    assert hover.startswith("binary package `busybox`") and "spec: `specs/busybox/busybox.spec`" in hover
+    assert found_at(core_ws, core_lsp.at("textDocument/definition", uri, *where(core, '"motd"', 2))) == [("images/core/motd", 0)]
+    base_line = where(core, 'package_set(name="base"')[0]
+    zstd = core_ws.root / "specs/zstd/BUILD"
+    references = core_lsp.at("textDocument/references", core_lsp.open(zstd), 0, 3, context={"includeDeclaration": False})
+    assert set(found_at(core_ws, references)) == {("images/core/BUILD", base_line), ("repos/BUILD", 0)}
+    repos = core_ws.root / "repos/BUILD"
+    locations = core_lsp.at("textDocument/definition", core_lsp.open(repos), *where(repos, "//images/core:base", 2))
+    assert found_at(core_ws, locations) == [("images/core/BUILD", base_line)]
+
+
+def test_neovim_goes_to_the_spec_of_a_package_name(core_ws: Workspace, help_json: Path, tmp_path: Path) -> None:
+    """The server in a real editor: a headless Neovim opens images/core/BUILD, starts
+    build-support/build-lsp, waits until it is ready and follows the definition of "busybox"
+    with its own handler (tests/lsp/nvim_definition.lua)."""
+    nvim = shutil.which("nvim")
+    if nvim is None:
+        pytest.skip("needs Neovim on PATH (Debian package `neovim`) to try the server in a real editor")
+    result = tmp_path / "nvim.json"
+    env = {
+        **os.environ, **no_pants(help_json, tmp_path), "KEEL_LSP_LOG": str(tmp_path / "nvim-server.log"),
+        "KEEL_NVIM_SERVER": str(SERVER), "KEEL_NVIM_ROOT": str(core_ws.root), "KEEL_NVIM_FILE": "images/core/BUILD",
+        "KEEL_NVIM_NEEDLE": '"busybox"', "KEEL_NVIM_RESULT": str(result),
+    }
+    argv = [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"luafile {NVIM_SCRIPT}"]
+    run = subprocess.run(argv, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    outcome = json.loads(result.read_text()) if result.exists() else {}
+    assert outcome.get("ok"), f"{outcome} (exit {run.returncode}) {run.stdout[-2000:]} {run.stderr[-2000:]}"
+    # Neovim jumps to the first location and lists both in the quickfix window.
+    assert (outcome["file"], outcome["line"]) == ("specs/busybox/BUILD", 0)
+    assert outcome["locations"] == ["specs/busybox/BUILD", "specs/busybox/busybox.spec"]
+
+
+def test_while_loading_answers_say_so(core_ws: Workspace, help_json: Path, tmp_path: Path) -> None:
+    """A fresh clone: help-all, then rpm-graph, still running. Completion gives what the server
+    has and says it is incomplete, so editors ask again; hover says what is loading; definition
+    finds nothing yet and the editor is told why. Runs last: it leaves a help cache in core_ws."""
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    write_gated_launcher(core_ws, help_json, gates)
+    client = start(core_ws, tmp_path, "loading")
+    try:
+        core = core_ws.root / "images/core/BUILD"
+        uri = client.open(core)
+        busybox = where(core, '"busybox"', 2)
+        typed = 'package_set(name="s", packages=["busy'
+        assert complete_in(client, core_ws, typed)["isIncomplete"] is True
+        target_types = complete_in(client, core_ws, "package_")
+        assert target_types["isIncomplete"] is True and labels(target_types) == ["package_set"]  # from the BUILD files
+        assert "loading the target types' help" in client.at("textDocument/hover", uri, *busybox)["contents"]["value"]
+        mark = client.mark()
+        assert client.at("textDocument/definition", uri, *busybox) == []
+        shown = client.wait_for(lambda m: m.get("method") == "window/showMessage", 10, mark)
+        assert "loading" in shown["params"]["message"]
+
+        (gates / "help").touch()
+        client.log_message("help loaded", 60)
+        assert ("specs/busybox/busybox.spec", 0) in found_at(core_ws, client.at("textDocument/definition", uri, *busybox))
+        names = complete_in(client, core_ws, typed)
+        assert labels(names) == ["busybox"] and names["isIncomplete"] is True  # rpm-graph still running
+        shell = core_ws.root / "images/shell/BUILD"
+        shell_uri, sh = client.open(shell), where(shell, '"sh"', 2)
+        assert "loading the package graph" in client.at("textDocument/hover", shell_uri, *sh)["contents"]["value"]
+
+        (gates / "graph").touch()
+        client.log_message("graph loaded", 60)
+        assert eventually(lambda: complete_in(client, core_ws, typed)["isIncomplete"] is False)
+        assert found_at(core_ws, client.at("textDocument/definition", shell_uri, *sh))[0] == ("specs/busybox/BUILD", 0)
     finally:
         client.close()

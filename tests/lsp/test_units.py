@@ -9,6 +9,8 @@ sys.path.insert(0, str(Path.cwd() / "build-support" / "lsp"))
 
 from keel_lsp import addresses, buildfile, context, graph, pants_help, specfile  # noqa: E402  # pants: no-infer-dep
 from keel_lsp.index import Index  # noqa: E402  # pants: no-infer-dep
+from keel_lsp.kinds import ADDRESS, FILE, PACKAGE, Kinds, field_kind  # noqa: E402  # pants: no-infer-dep
+from keel_lsp.pants_help import FieldHelp, Help, TargetHelp  # noqa: E402  # pants: no-infer-dep
 
 IMAGES_BUILD = """\
 BASE = ["filesystem", "busybox"]
@@ -93,7 +95,8 @@ def test_index_reads_a_workspace(tmp_path: Path) -> None:
     assert index.packages == {"libkv": "specs/libkv:libkv", "libkv-devel": "specs/libkv:libkv"}
     assert index.stage_of == {"specs/libkv:libkv": "toolchain:official"}
     assert index.exists("specs/nope:nope") is False
-    assert index.dependents("specs/libkv:libkv", index.packages.get) == [("toolchain:official", "packages")]
+    stage_packages = lambda target_type, field, value: ADDRESS if field == "packages" else None  # noqa: E731
+    assert index.dependents("specs/libkv:libkv", index.packages.get, stage_packages) == [("toolchain:official", "packages")]
 
 
 def test_cursor_context_in_text_being_typed() -> None:
@@ -119,3 +122,60 @@ def test_help_cache_key_follows_pants_toml_and_the_plugin(tmp_path: Path) -> Non
     (tmp_path / "pants.toml").write_text("[GLOBAL]\nbackend_packages = []\n")
     assert len({first, second, pants_help.key(tmp_path)}) == 3
     assert pants_help.cache_path(tmp_path).name == f"help-all-{pants_help.key(tmp_path)}.json"
+
+
+def field(alias: str, type_hint: str, description: str = "") -> FieldHelp:
+    return FieldHelp(alias, description, type_hint, False, None)
+
+
+def help_of(targets: dict[str, list[FieldHelp]]) -> Help:
+    return Help({t: TargetHelp(t, "", "", "", {f.alias: f for f in fs}) for t, fs in targets.items()}, frozenset(), None)
+
+
+def test_field_kinds_declared_by_type() -> None:
+    """The strongest signal: the element type a field class gives its values, as help-all
+    prints it, whatever its help says."""
+    assert field_kind(field("things", "Iterable[PackageEntry] | None")) == PACKAGE
+    assert field_kind(field("things", "Iterable[PackageEntry]", "Addresses of anything.")) == PACKAGE
+    assert field_kind(field("stage", "TargetAddress | None")) == ADDRESS
+    assert field_kind(field("config", "WorkspaceFile | None")) == FILE
+
+
+def test_field_kinds_from_pants_conventions_and_help_text() -> None:
+    assert field_kind(field("dependencies", "Iterable[str] | None")) == ADDRESS
+    assert field_kind(field("sources", "Iterable[str]")) == FILE
+    names = "The set's packages: `rpm_package` addresses and binary package names, e.g. `\"//x\"`."
+    assert field_kind(field("packages", "Iterable[str]", names)) == PACKAGE
+    built = "`rpm_package` targets built by this stage, in order."
+    assert field_kind(field("packages", "Iterable[str] | None", built), ["rpm_package"]) == ADDRESS
+    assert field_kind(field("packages", "Iterable[str] | None", built)) is None  # not a target type here
+    assert field_kind(field("stage", "str | None", "The stage, e.g. `//toolchain:official`.")) == ADDRESS
+    assert field_kind(field("base", "str | None", "The address of an image this one builds on.")) == ADDRESS
+    assert field_kind(field("files", "Dict[str, str] | None", "Maps a path to a file relative to the BUILD file.")) == FILE
+    host = "Packages of the build host's distribution, by name.\n\nNot package names of the workspace."
+    assert field_kind(field("seed_packages", "Iterable[str] | None", host)) is None  # only the first paragraph counts
+    assert field_kind(field("format", "'raw' | 'vhdx' | None", "binary package names")) is None
+
+
+def test_kinds_by_target_type_and_for_dict_fields() -> None:
+    names = field("packages", "Iterable[PackageEntry] | None")
+    kinds = Kinds(help_of({
+        "package_set": [names],
+        "disk_image": [names, field("base", "TargetAddress | None")],
+        "toolchain_stage": [field("packages", "Iterable[TargetAddress] | None")],
+    }))
+    assert kinds.role("package_set", "packages", "busybox") == PACKAGE
+    assert kinds.role("package_set", "packages", ":base") == ADDRESS  # keel's rule: an address has / or :
+    assert kinds.role("package_set", "packages", "") == PACKAGE  # nothing typed yet: names first
+    assert kinds.role("toolchain_stage", "packages", "m4") == ADDRESS
+    assert kinds.role("package_set", "hostname", "x") is None
+    # `SYSTEM = dict(packages=[...])`: the field of the target types the file calls, if they agree.
+    assert kinds.role("dict", "packages", "busybox", {"disk_image", "package_set"}) == PACKAGE
+    assert kinds.role("dict", "packages", "busybox", {"disk_image", "toolchain_stage"}) is None
+    assert kinds.role("dict", "base", "//images/core:vhdx") == ADDRESS  # one target type has it
+
+
+def test_kinds_before_help_all_has_answered() -> None:
+    kinds = Kinds(None)
+    assert kinds.role("python_tests", "dependencies", "x") == ADDRESS
+    assert kinds.role("package_set", "packages", "busybox") is None  # unknown, not guessed

@@ -1,12 +1,13 @@
 """Completion, hover, definition and references: each a function of (model, document, offset).
 
 Everything here reads in-memory data only (the model); no request runs Pants or walks the disk
-beyond reading one BUILD file that is not open. Lists are cut to MAX_ITEMS matching the typed
+beyond reading one BUILD file that is not open, or listing one directory to complete a file. Lists are cut to MAX_ITEMS matching the typed
 prefix and flagged incomplete, so the editor asks again as the user types instead of receiving
 thousands of package names at once.
 """
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from lsprotocol import types
 
 from keel_lsp import addresses, buildfile, context
 from keel_lsp.buildfile import BuildFile, Span
-from keel_lsp.index import string_role
+from keel_lsp.kinds import ADDRESS, FILE, PACKAGE
 from keel_lsp.model import Model
 
 MAX_ITEMS = 200
+# Python names a BUILD file may call that are no target types.
+BUILTINS = {"dict", "list", "len", "str", "print", "glob", "set", "tuple", "sorted", "range", "zip", "any", "all"}
 
 
 @dataclass
@@ -39,6 +42,14 @@ class Doc:
         if self._parsed is None:
             self._parsed = buildfile.parse(self.path, self.text)
         return self._parsed
+
+    def target_types(self, model: Model) -> set[str]:
+        """The names this file calls: what a field given through `dict(...)` belongs to. While
+        it does not parse (being typed), the names it called when it last did."""
+        build = self.parsed()
+        if build.error is not None:
+            build = model.index.files.get(self.path, build)
+        return {t.type for t in build.targets}
 
     def position(self, offset: int) -> types.Position:
         line = self.text.count("\n", 0, offset)
@@ -62,15 +73,15 @@ def uri(root: Path, path: str) -> str:
 @dataclass
 class StringAt:
     value: str
-    role: Optional[str]  # "address" | "package" | None
+    role: Optional[str]  # ADDRESS | PACKAGE | FILE | None
     start: int
     end: int
-    directory: str  # addresses in it are relative to this BUILD file's directory
+    directory: str  # addresses and files in it are relative to this BUILD file's directory
     target: Optional[str] = None  # the target whose field holds it, when the BUILD file parses
     field: Optional[str] = None
 
 
-def string_at(doc: Doc, offset: int) -> Optional[StringAt]:
+def string_at(model: Model, doc: Doc, offset: int) -> Optional[StringAt]:
     found = context.string_at(doc.text, offset)
     if found is None:
         return None
@@ -84,18 +95,54 @@ def string_at(doc: Doc, offset: int) -> Optional[StringAt]:
             for name, decl in target.fields.items():
                 for s in buildfile.strings_in(decl.value):
                     if s.span.line == line and s.span.start < column <= s.span.start + 4:  # after r/b and quotes
-                        role = string_role(target.type, name, s.value)
+                        role = model.kinds.role(target.type, name, s.value)
                         return StringAt(s.value, role, start, end, doc.directory, target.address, name)
-    role = string_role(call.callee, call.keyword or "", value) if call and call.callee else None
-    return StringAt(value, role, start, end, doc.directory, None, call.keyword if call else None)
+    keyword = call.keyword if call else None
+    role = model.kinds.role(call.callee, keyword, value, doc.target_types(model)) if call and call.callee else None
+    return StringAt(value, role, start, end, doc.directory, None, keyword)
 
 
 def resolve_string(model: Model, found: StringAt) -> Optional[str]:
     """The target a string names: the address itself, or the target building a package."""
-    if found.role == "address":
+    if found.role == ADDRESS:
         return addresses.parse(found.value, found.directory)
-    if found.role == "package":
+    if found.role == PACKAGE:
         return model.package_target(found.value)
+    return None
+
+
+def file_path(model: Model, found: StringAt) -> Optional[str]:
+    """The workspace file a FILE string names, relative to the root; None for a glob, an
+    absolute path (a path in an image, as `files`' keys are) or a file that is not there."""
+    value = found.value
+    if found.role != FILE or not value or value.startswith("/") or any(c in value for c in "*?[!"):
+        return None
+    path = posixpath.normpath(posixpath.join(found.directory, value))
+    if path.startswith("../") or not (model.root / path).exists():
+        return None
+    return path
+
+
+# --- loading --------------------------------------------------------------------------------
+
+HELP_LOADING = "loading the target types' help (`./pants help-all`, about a minute on a fresh clone); ask again in a moment"
+GRAPH_LOADING = "loading the package graph (`./pants rpm-graph`), which also knows each spec's `Provides:`; ask again in a moment"
+
+
+def loading_note(model: Model, doc: Doc, offset: int) -> Optional[tuple[str, int, int]]:
+    """Why nothing is known yet about what is under the cursor, when that is a Pants run still
+    going: (text, start, end). None when the answer does not wait for one."""
+    found = string_at(model, doc, offset)
+    if found is not None:
+        if found.role is None and model.waiting_for_help():
+            return f"`{found.value}`: {HELP_LOADING}", found.start, found.end
+        if found.role == PACKAGE and model.package_target(found.value) is None and model.waiting_for_graph():
+            return f"binary package `{found.value}`: not in any spec's names; {GRAPH_LOADING}", found.start, found.end
+        return None
+    word, start, end = context.word_at(doc.text, offset)
+    after = doc.text[end:].lstrip(" \t")
+    if word and after[:1] in ("(", "=") and model.waiting_for_help():
+        return f"`{word}`: {HELP_LOADING}", start, end
     return None
 
 
@@ -121,53 +168,87 @@ def _markdown(text: str) -> types.MarkupContent:
 
 
 def complete(model: Model, doc: Doc, offset: int) -> types.CompletionList:
+    """While help-all or rpm-graph runs, the list is what the server has so far and says it is
+    incomplete: editors then ask again as the user types, and get the full answer once loaded."""
     ctx = context.scan(doc.text, offset)
     items: list[types.CompletionItem] = []
     incomplete = False
-    help_ = model.help
-    if ctx.kind == "statement" and help_ is not None:
-        for alias in _matching(sorted(help_.targets), ctx.prefix)[0]:
-            target = help_.targets[alias]
-            items.append(
-                types.CompletionItem(
-                    alias, kind=types.CompletionItemKind.Class, detail=target.summary,
-                    documentation=_markdown(target.description),
-                )
-            )
-    elif ctx.kind == "argument" and help_ is not None and ctx.call and ctx.call.callee in help_.targets:
-        target = help_.targets[ctx.call.callee]
-        given = set(ctx.call.keywords)
-        for alias in _matching(sorted(set(target.fields) - given), ctx.prefix)[0]:
-            f = target.fields[alias]
-            items.append(
-                types.CompletionItem(
-                    alias, kind=types.CompletionItemKind.Field, detail=f.type_hint + (" (required)" if f.required else ""),
-                    documentation=_markdown(f.description), insert_text=f"{alias}=",
-                )
-            )
+    if ctx.kind == "statement":
+        items, incomplete = _complete_target_types(model, ctx)
+    elif ctx.kind == "argument" and ctx.call is not None:
+        items, incomplete = _complete_fields(model, ctx)
     elif ctx.kind == "string" and ctx.call is not None and ctx.call.callee:
-        role = string_role(ctx.call.callee, ctx.call.keyword or "", ctx.prefix)
-        if ctx.call.callee in {"disk_image", "iso_image", "container_image", "update_image", "dict"} and ctx.call.keyword == "packages" and not ctx.prefix:
-            role = "package"  # an empty string: names first, the common case in images
-        edit_range = doc.range(ctx.prefix_start, offset)
-        packages, targets = model.lists()
-        if role == "package":
-            names, incomplete = _matching(packages, ctx.prefix)
-            for name in names:
-                items.append(
-                    types.CompletionItem(
-                        name, kind=types.CompletionItemKind.Value, detail=f"built by {addresses.display(model.package_target(name) or '?')}",
-                        text_edit=types.TextEdit(edit_range, name),
-                    )
-                )
-        elif role == "address":
-            candidates = _address_candidates(targets, ctx.prefix, doc.directory, model)
-            labels, incomplete = _matching(candidates, ctx.prefix)
-            for label in labels:
-                items.append(
-                    types.CompletionItem(label, kind=types.CompletionItemKind.Reference, text_edit=types.TextEdit(edit_range, label))
-                )
-    return types.CompletionList(is_incomplete=incomplete, items=items)
+        items, incomplete = _complete_string(model, doc, ctx, offset)
+    return types.CompletionList(is_incomplete=incomplete or bool(model.loading), items=items)
+
+
+Items = tuple[list[types.CompletionItem], bool]
+
+
+def _complete_target_types(model: Model, ctx: context.Context) -> Items:
+    if model.help is None:  # still loading: the types this workspace's BUILD files call
+        used = sorted(set(model.index.fields_in_use()) - BUILTINS)
+        names, incomplete = _matching(used, ctx.prefix)
+        return [types.CompletionItem(n, kind=types.CompletionItemKind.Class, detail="used in this workspace") for n in names], incomplete
+    names, incomplete = _matching(sorted(model.help.targets), ctx.prefix)
+    items = []
+    for alias in names:
+        target = model.help.targets[alias]
+        items.append(
+            types.CompletionItem(
+                alias, kind=types.CompletionItemKind.Class, detail=target.summary, documentation=_markdown(target.description)
+            )
+        )
+    return items, incomplete
+
+
+def _complete_fields(model: Model, ctx: context.Context) -> Items:
+    given = set(ctx.call.keywords)
+    if model.help is None:  # still loading: the fields this workspace gives such targets
+        used = sorted(model.index.fields_in_use().get(ctx.call.callee, set()) - given)
+        names, incomplete = _matching(used, ctx.prefix)
+        return [types.CompletionItem(n, kind=types.CompletionItemKind.Field, insert_text=f"{n}=") for n in names], incomplete
+    target = model.help.targets.get(ctx.call.callee)
+    if target is None:
+        return [], False
+    names, incomplete = _matching(sorted(set(target.fields) - given), ctx.prefix)
+    items = []
+    for alias in names:
+        f = target.fields[alias]
+        items.append(
+            types.CompletionItem(
+                alias, kind=types.CompletionItemKind.Field, detail=f.type_hint + (" (required)" if f.required else ""),
+                documentation=_markdown(f.description), insert_text=f"{alias}=",
+            )
+        )
+    return items, incomplete
+
+
+_ITEM_KINDS = {
+    PACKAGE: types.CompletionItemKind.Value,
+    ADDRESS: types.CompletionItemKind.Reference,
+    FILE: types.CompletionItemKind.File,
+}
+
+
+def _complete_string(model: Model, doc: Doc, ctx: context.Context, offset: int) -> Items:
+    # A package field with nothing typed yet offers names: the common case in images and sets.
+    role = model.kinds.role(ctx.call.callee, ctx.call.keyword, ctx.prefix, doc.target_types(model))
+    if role == PACKAGE:
+        candidates = model.lists()[0]
+    elif role == ADDRESS:
+        candidates = _address_candidates(model.lists()[1], ctx.prefix, doc.directory, model)
+    elif role == FILE:
+        candidates = _file_candidates(model, doc.directory, ctx.prefix)
+    else:
+        return [], False
+    names, incomplete = _matching(candidates, ctx.prefix)
+    edit_range = doc.range(ctx.prefix_start, offset)
+    items = []
+    for name in names:
+        detail = f"built by {addresses.display(model.package_target(name) or '?')}" if role == PACKAGE else None
+        items.append(types.CompletionItem(name, kind=_ITEM_KINDS[role], detail=detail, text_edit=types.TextEdit(edit_range, name)))
+    return items, incomplete
 
 
 def _address_candidates(targets: list[str], prefix: str, directory: str, model: Model) -> list[str]:
@@ -176,6 +257,24 @@ def _address_candidates(targets: list[str], prefix: str, directory: str, model: 
     if prefix.startswith("//"):
         return [f"//{t}" for t in targets]
     return targets
+
+
+def _file_candidates(model: Model, directory: str, prefix: str) -> list[str]:
+    """The entries of the directory the typed path is in, relative to the BUILD file's
+    directory; directories end in `/` so the next level completes in turn."""
+    typed_dir = posixpath.dirname(prefix)
+    if prefix.startswith("/") or typed_dir.startswith(".."):
+        return []
+    try:
+        entries = sorted(os.scandir(model.root / directory / typed_dir), key=lambda e: e.name)
+    except OSError:
+        return []
+    hidden = posixpath.basename(prefix).startswith(".")
+    return [
+        posixpath.join(typed_dir, e.name) + ("/" if e.is_dir() else "")
+        for e in entries
+        if hidden or not e.name.startswith(".")
+    ]
 
 
 # --- hover ----------------------------------------------------------------------------------
@@ -202,23 +301,37 @@ def describe(model: Model, address: str) -> str:
 
 
 def hover(model: Model, doc: Doc, offset: int) -> Optional[types.Hover]:
-    found = string_at(doc, offset)
+    waiting = loading_note(model, doc, offset)
+    if waiting is not None:
+        text, start, end = waiting
+        return types.Hover(_markdown(text), doc.range(start, end))
+    found = string_at(model, doc, offset)
     if found is not None:
-        target = resolve_string(model, found)
-        if found.role == "package":
-            if target:
-                text = f"binary package `{found.value}`\n\n" + describe(model, target)
-            elif model.package_known(found.value) is None:
-                text = f"binary package `{found.value}`: not in any spec's names; the package graph (Provides) is not loaded yet"
-            else:
-                text = f"binary package `{found.value}`: no rpm_package builds or provides it"
-        elif target is not None:
-            text = describe(model, target)
-        elif found.field == "name" and found.target is not None:
-            text = describe(model, found.target)  # the target being declared
-        else:
-            return None
-        return types.Hover(_markdown(text), doc.range(found.start, found.end))
+        text = _describe_string(model, found)
+        return types.Hover(_markdown(text), doc.range(found.start, found.end)) if text else None
+    return _hover_word(model, doc, offset)
+
+
+def _describe_string(model: Model, found: StringAt) -> Optional[str]:
+    target = resolve_string(model, found)
+    if found.role == PACKAGE:
+        if target:
+            return f"binary package `{found.value}`\n\n" + describe(model, target)
+        if model.package_known(found.value) is None:
+            return f"binary package `{found.value}`: not in any spec's names; the package graph (Provides) is not loaded yet"
+        return f"binary package `{found.value}`: no rpm_package builds or provides it"
+    if found.role == FILE:
+        path = file_path(model, found)
+        return f"file `{path}`" if path else None
+    if target is not None:
+        return describe(model, target)
+    if found.field == "name" and found.target is not None:
+        return describe(model, found.target)  # the target being declared
+    return None
+
+
+def _hover_word(model: Model, doc: Doc, offset: int) -> Optional[types.Hover]:
+    """A target type's or a field's help, from Pants."""
     if model.help is None:
         return None
     word, start, end = context.word_at(doc.text, offset)
@@ -254,13 +367,18 @@ def _target_location(model: Model, address: str) -> list[types.Location]:
 
 
 def definition(model: Model, doc: Doc, offset: int) -> list[types.Location]:
-    found = string_at(doc, offset)
-    target = resolve_string(model, found) if found else None
+    found = string_at(model, doc, offset)
+    if found is None:
+        return []
+    path = file_path(model, found)
+    if path is not None:
+        return [types.Location(uri(model.root, path), types.Range(types.Position(0, 0), types.Position(0, 0)))]
+    target = resolve_string(model, found)
     return _target_location(model, target) if target else []
 
 
 def references(model: Model, doc: Doc, offset: int, include_declaration: bool) -> list[types.Location]:
-    found = string_at(doc, offset)
+    found = string_at(model, doc, offset)
     address = resolve_string(model, found) if found else None
     if address is None:
         address = model.target_at(doc.path, doc.position(offset).line)
@@ -277,7 +395,6 @@ def references(model: Model, doc: Doc, offset: int, include_declaration: bool) -
 # --- diagnostics ----------------------------------------------------------------------------
 
 _SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
-BUILTINS = {"dict", "list", "len", "str", "print", "glob", "set", "tuple", "sorted", "range", "zip", "any", "all"}
 
 
 def diagnostics(model: Model, doc: Doc) -> list[types.Diagnostic]:
@@ -307,15 +424,15 @@ def diagnostics(model: Model, doc: Doc) -> list[types.Diagnostic]:
                     add(decl.key, f"Unrecognized field `{name}` in target {display}. Valid fields for the target type `{target.type}`: {', '.join(sorted(valid))}.")
         for name, decl in target.fields.items():
             for s in buildfile.strings_in(decl.value):
-                role = string_role(target.type, name, s.value)
+                role = model.kinds.role(target.type, name, s.value)
                 if (s.span, s.value) in seen or role is None:
                     continue
                 seen.add((s.span, s.value))
-                if role == "address":
+                if role == ADDRESS:
                     address = addresses.parse(s.value, target.directory)
                     if address is not None and model.exists(address) is False:
                         add(s.span, _missing_address(model, s.value, address, name, display))
-                elif role == "package" and model.package_known(s.value) is False:
+                elif role == PACKAGE and model.package_known(s.value) is False:
                     add(s.span, f"The `{name}` field of {display} lists {s.value!r}, but no rpm_package builds or provides it. Check the name (`./pants list ::` shows the targets), or add a spec that provides it.")
     out.extend(_graph_problems(model, build))
     return out

@@ -11,34 +11,23 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from keel_lsp import addresses, buildfile, specfile
 from keel_lsp.buildfile import BuildFile, Str, TargetDecl
+from keel_lsp.kinds import ADDRESS, PACKAGE
 
 # Directories no BUILD file of the workspace lives in: Pants' and keel's own state, VCS.
 SKIP_DIRS = {".git", ".pants.d", ".keel", "dist", "node_modules", "__pycache__"}
-
-# Fields whose strings are target addresses, for any target type.
-ADDRESS_FIELDS = {"dependencies", "runtime_package_dependencies", "toolchain", "base"}
-IMAGE_TYPES = {"disk_image", "iso_image", "container_image", "update_image"}
 
 
 def is_build_file(name: str) -> bool:
     return name == "BUILD" or (name.startswith("BUILD.") and name != "BUILD.md")
 
 
-def string_role(target_type: str, field_name: str, value: str = "") -> Optional[str]:
-    """What a string in this field is: "address", "package" (a binary package name), or None.
-    An image's `packages` holds both, told apart as keel's image rule does."""
-    if field_name in ADDRESS_FIELDS:
-        return "address"
-    if field_name == "packages":
-        if target_type == "toolchain_stage":
-            return "address"
-        if target_type in IMAGE_TYPES or target_type == "dict":
-            return "address" if addresses.is_address_like(value) else "package"
-    return None
+# What one string of a field is (kinds.ADDRESS, PACKAGE, FILE or None), given the target type,
+# the field and the string: keel_lsp.kinds.Kinds.role, from Pants' help of the fields.
+Role = Callable[[str, str, str], Optional[str]]
 
 
 @dataclass
@@ -166,6 +155,16 @@ class Index:
 
     # --- queries ------------------------------------------------------------------------------
 
+    def fields_in_use(self) -> dict[str, set[str]]:
+        """The names BUILD files call and the keywords they give them: what completion offers
+        while Pants' help is not there yet (a fresh clone's first minute)."""
+        used: dict[str, set[str]] = {}
+        for build in self.files.values():
+            for target in build.targets:
+                if not target.type.startswith("_") and target.type not in build.defined:
+                    used.setdefault(target.type, set()).update(target.fields)
+        return used
+
     def exists(self, address: str) -> Optional[bool]:
         """True/False when the BUILD files tell; None when they cannot (no BUILD parsed there
         with certainty: a macro-made name, or a directory outside the workspace)."""
@@ -176,16 +175,16 @@ class Index:
             return None
         return False
 
-    def dependents(self, address: str, package_target) -> list[tuple[str, str]]:
+    def dependents(self, address: str, package_target, role: Role) -> list[tuple[str, str]]:
         """Targets whose BUILD fields name `address` (or a package it builds); `package_target`
-        maps a package name to its target (graph or spec names)."""
+        maps a package name to its target (graph or spec names), `role` says what a string is."""
         found: list[tuple[str, str]] = []
         for dependent, target in self.targets.items():
             for name, decl in target.fields.items():
                 for value in buildfile.strings_in(decl.value):
-                    role = string_role(target.type, name, value.value)
-                    if role == "address" and addresses.parse(value.value, target.directory) == address:
+                    kind = role(target.type, name, value.value)
+                    if kind == ADDRESS and addresses.parse(value.value, target.directory) == address:
                         found.append((dependent, name))
-                    elif role == "package" and package_target(value.value) == address:
+                    elif kind == PACKAGE and package_target(value.value) == address:
                         found.append((dependent, name))
         return list(dict.fromkeys(found))

@@ -15,6 +15,7 @@ from keel_lsp import addresses
 from keel_lsp.buildfile import Span
 from keel_lsp.graph import Graph
 from keel_lsp.index import Index
+from keel_lsp.kinds import Kinds
 from keel_lsp.pants_help import Help
 
 DEFAULT_TOOLCHAIN = "//toolchain:official"  # [rpm].toolchain's default, until help-all says
@@ -37,12 +38,33 @@ class Model:
         self.root = root
         self.index = Index(root)
         self.graph: Optional[Graph] = None
-        self.help: Optional[Help] = None
+        self._help: Optional[Help] = None
+        self.kinds = Kinds(None)  # which fields hold addresses, packages, files: from the help
+        # The Pants runs asked for and not finished ("help", "graph"): while one is, answers may
+        # still change, and completion says so (isIncomplete) for editors to ask again.
+        self.loading: set[str] = set()
         self._lists: Optional[tuple[int, list[str], list[str]]] = None
         self.generation = 0  # bumped on every change; completion lists are cached per generation
 
     def changed(self) -> None:
         self.generation += 1
+
+    @property
+    def help(self) -> Optional[Help]:
+        return self._help
+
+    @help.setter
+    def help(self, value: Optional[Help]) -> None:
+        # Field kinds come from the help: one swap for both, so no request sees them disagree.
+        self._help, self.kinds = value, Kinds(value)
+
+    def waiting_for_help(self) -> bool:
+        """No help yet, and help-all is running: field kinds and target types are unknown."""
+        return self._help is None and "help" in self.loading
+
+    def waiting_for_graph(self) -> bool:
+        """No graph yet, and rpm-graph is running: names only a Provides gives are unknown."""
+        return self.graph is None and "graph" in self.loading
 
     # --- names ------------------------------------------------------------------------------
 
@@ -124,7 +146,7 @@ class Model:
         if self.graph is not None:
             found.extend(self.graph.dependents.get(address, []))
         seen = {a for a, _ in found}
-        for dependent, how in self.index.dependents(address, self.package_target):
+        for dependent, how in self.index.dependents(address, self.package_target, self.kinds.role):
             if dependent not in seen:
                 seen.add(dependent)
                 found.append((dependent, how))

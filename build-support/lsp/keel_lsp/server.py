@@ -3,7 +3,9 @@
 Requests are answered on pygls' event loop from the in-memory model only. Everything that runs
 Pants (help-all, rpm-graph) happens on one worker thread, one run at a time (two Pants runs in
 one workspace would only contend for its lock), and hands its result back to the loop thread,
-which swaps it into the model and re-checks the open BUILD files.
+which swaps it into the model and re-checks the open BUILD files. From the moment a run is asked
+for until it ends, the model lists it as loading: completion then says its list is incomplete,
+and hover and definition say what they wait for instead of answering nothing.
 """
 from __future__ import annotations
 
@@ -29,14 +31,17 @@ log = logging.getLogger("keel_lsp")
 
 class Worker(threading.Thread):
     """Runs the slow jobs ("help", "graph") in order; a job asked for again while queued runs
-    once. A daemon thread: it never keeps the server alive after the editor's `exit`."""
+    once. A daemon thread: it never keeps the server alive after the editor's `exit`.
+    `finished(job)` is called after each run, whatever its outcome."""
 
-    def __init__(self, run: Callable[[str], None]) -> None:
+    def __init__(self, run: Callable[[str], None], finished: Callable[[str], None]) -> None:
         super().__init__(name="keel-lsp-pants", daemon=True)
         self.jobs: "queue.Queue[str]" = queue.Queue()
         self.pending: set[str] = set()
+        self.running: Optional[str] = None
         self.lock = threading.Lock()
         self.run_job = run
+        self.finished = finished
 
     def ask(self, job: str) -> None:
         with self.lock:
@@ -45,15 +50,25 @@ class Worker(threading.Thread):
             self.pending.add(job)
         self.jobs.put(job)
 
+    def outstanding(self, job: str) -> bool:
+        """Whether `job` is queued or running."""
+        with self.lock:
+            return job in self.pending or job == self.running
+
     def run(self) -> None:
         while True:
             job = self.jobs.get()
             with self.lock:
                 self.pending.discard(job)
+                self.running = job
             try:
                 self.run_job(job)
             except Exception:  # a failed run is reported by run_job; the worker goes on
                 log.exception("job %s", job)
+            finally:
+                with self.lock:
+                    self.running = None
+                self.finished(job)
 
 
 class KeelServer(LanguageServer):
@@ -61,7 +76,7 @@ class KeelServer(LanguageServer):
         super().__init__("keel-build-lsp", "1")
         self.model: Optional[Model] = None
         self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self.worker = Worker(self._run_job)
+        self.worker = Worker(self._run_job, lambda job: self._on_loop(lambda: self._finished(job)))
         self.help_key: Optional[str] = None
 
     # --- state --------------------------------------------------------------------------------
@@ -84,9 +99,20 @@ class KeelServer(LanguageServer):
         )
         self.worker.start()
         if not help_current:
-            self.worker.ask("help")
+            self.ask("help")
         if not os.environ.get("KEEL_LSP_GRAPH"):
-            self.worker.ask("graph")  # even with a cached one: the workspace may have moved on
+            self.ask("graph")  # even with a cached one: the workspace may have moved on
+
+    def ask(self, job: str) -> None:
+        """Run a job in the background; until it is done, the model says it is loading."""
+        self.model.loading.add(job)
+        self.worker.ask(job)
+
+    def _finished(self, job: str) -> None:
+        """On the loop, after the job's result (if any) was swapped in: loading ends unless the
+        job was asked for again meanwhile."""
+        if not self.worker.outstanding(job):
+            self.model.loading.discard(job)
 
     def _run_job(self, job: str) -> None:
         root = self.model.root
@@ -224,7 +250,7 @@ def watched_files_changed(ls: KeelServer, params: types.DidChangeWatchedFilesPar
         return
     ls.model.index.update_many(build_files, specs)
     if not os.environ.get("KEEL_LSP_GRAPH"):
-        ls.worker.ask("graph")
+        ls.ask("graph")
     ls.model.changed()
     ls.publish_all()
 
@@ -249,11 +275,11 @@ def did_save(ls: KeelServer, params: types.DidSaveTextDocumentParams) -> None:
         if os.environ.get("KEEL_LSP_GRAPH"):
             model.graph = graph.cached(root)  # a given graph.json: read it again, run nothing
         else:
-            ls.worker.ask("graph")
+            ls.ask("graph")
     elif doc.path == "pants.toml" or (doc.path.startswith("rules/") and doc.path.endswith(".py")):
         # A new field or target type in the plugin: Pants' help changes with it.
         if pants_help.key(root) != ls.help_key and not os.environ.get("KEEL_LSP_HELP"):
-            ls.worker.ask("help")
+            ls.ask("help")
     model.changed()
     ls.publish_all()
 
@@ -277,8 +303,18 @@ def hover(ls: KeelServer, params: types.HoverParams) -> Optional[types.Hover]:
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
 def definition(ls: KeelServer, params: types.DefinitionParams) -> list[types.Location]:
+    """No location while what the cursor names waits for help-all or rpm-graph: the editor is
+    told why (a message; hovering says it too) instead of finding nothing silently."""
     doc = ls.build_doc(params.text_document.uri)
-    return features.definition(ls.model, doc, ls.offset(params.text_document.uri, params.position)) if doc else []
+    if doc is None:
+        return []
+    offset = ls.offset(params.text_document.uri, params.position)
+    locations = features.definition(ls.model, doc, offset)
+    if not locations:
+        waiting = features.loading_note(ls.model, doc, offset)
+        if waiting is not None:
+            ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, f"keel-lsp: {waiting[0]}"))
+    return locations
 
 
 @server.feature(types.TEXT_DOCUMENT_REFERENCES)
