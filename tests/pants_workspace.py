@@ -151,12 +151,13 @@ class Workspace:
         return argv, env
 
     def dist_hashes(self) -> dict[str, str]:
-        """sha256 of every build output under dist/ (not the build report, which describes the run)."""
+        """sha256 of every build output under dist/ (not the build report and its page, which
+        describe the run)."""
         dist = self.root / "dist"
         return {
             str(p.relative_to(dist)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(dist.rglob("*"))
-            if p.is_file() and p.name != "keel-report.json"
+            if p.is_file() and p.name not in ("keel-report.json", "keel-report.html")
         }
 
     def stop_pantsd(self) -> None:
