@@ -1,6 +1,8 @@
 """`build-support/source-cache` fills the local source cache, checking signatures: `import DIR`
 from a folder, `from-host` from every registry the host reaches (Debian's source indexes, PyPI,
-npm), here an apt archive and a package index served on 127.0.0.1 and a fake npm."""
+npm), here an apt archive and a package index served on 127.0.0.1 and a fake npm. Its registry
+lookups are rules/sources/scripts/host_registries.py, shared with keel's fetch fallback
+(tests/sources/test_from_host.py)."""
 from __future__ import annotations
 
 import functools
@@ -9,12 +11,16 @@ import http.server
 import json
 import lzma
 import os
+import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
+
+# The lookups source-cache imports by path: imported here so that they are in the test's sandbox.
+from rules.sources.scripts import host_registries
 
 GOOD = b"release tarball\n"
 
@@ -48,9 +54,34 @@ def test_import_checks_every_file_against_the_signatures(tmp_path: Path) -> None
     )
     assert result.returncode == 1
     assert "NOT imported y-2.0.tar.gz" in result.stdout
-    assert "still not in the cache (keel fetches them from mirrors or upstream): y-2.0.tar.gz, z-3.0.tar.gz" in result.stdout
+    assert (
+        "still not in the cache (keel fetches them from mirrors, upstream or the host's registries): "
+        "y-2.0.tar.gz, z-3.0.tar.gz"
+    ) in result.stdout
     assert sorted(p.name for p in cache.iterdir()) == ["x-1.0.tar.gz"]
     assert (cache / "x-1.0.tar.gz").read_bytes() == GOOD
+
+
+def test_a_copy_of_the_script_finds_the_lookups_through_pants_toml(tmp_path: Path) -> None:
+    """Run from a workspace that takes keel's rules from elsewhere (pants.toml's `pythonpath`,
+    as the test workspaces do), source-cache imports the lookups from there."""
+    rules_root = Path(host_registries.__file__).parents[3]
+    workspace = tmp_path / "ws"
+    (workspace / "build-support").mkdir(parents=True)
+    shutil.copyfile("build-support/source-cache", workspace / "build-support" / "source-cache")
+    (workspace / "specs").mkdir()
+    (tmp_path / "in").mkdir()
+    run = [sys.executable, str(workspace / "build-support" / "source-cache"), "import", str(tmp_path / "in"),
+           "--cache-dir", str(tmp_path / "cache"), "--specs", str(workspace / "specs")]
+
+    result = subprocess.run(run, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "host_registries.py is neither under" in result.stderr
+
+    (workspace / "pants.toml").write_text(f'[GLOBAL]\npythonpath = ["{rules_root}"]\n')
+    result = subprocess.run(run, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "imported 0 file(s)" in result.stdout
 
 
 def sha(content: bytes) -> str:
