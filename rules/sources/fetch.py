@@ -36,7 +36,9 @@ _SCRIPTS = Path(__file__).parent / "scripts"
 _FETCH_SCRIPT = (_SCRIPTS / "fetch_source.py").read_bytes()
 # The fallback on the host's registries: its entry point and the lookups it shares with
 # build-support/source-cache.
-_HOST_SCRIPTS = tuple((name, (_SCRIPTS / name).read_bytes()) for name in ("fetch_from_host.py", "host_registries.py"))
+_HOST_SCRIPTS = CreateDigest(
+    [FileContent(name, (_SCRIPTS / name).read_bytes()) for name in ("fetch_from_host.py", "host_registries.py")]
+)
 
 
 class SourceError(Exception):
@@ -185,7 +187,7 @@ async def pip_indexes(host: HostSettings, env: HostRegistriesEnv) -> PipIndexes:
     tree's status may look up hundreds of files."""
     tools, scripts = await MultiGet(
         Get(HostTools, HostToolsRequest(("python3",), host.search_path)),
-        Get(Digest, CreateDigest([FileContent(name, content) for name, content in _HOST_SCRIPTS])),
+        Get(Digest, CreateDigest, _HOST_SCRIPTS),
     )
     result = await Get(
         ProcessResult,
@@ -212,7 +214,7 @@ async def _fetch_from_host(
     env: HostRegistriesEnv,
 ) -> FallibleProcessResult:
     scripts, pip = await MultiGet(
-        Get(Digest, CreateDigest([FileContent(name, content) for name, content in _HOST_SCRIPTS])),
+        Get(Digest, CreateDigest, _HOST_SCRIPTS),
         Get(PipIndexes, HostRegistriesEnv, env),
     )
     spec_dir = os.path.basename(os.path.dirname(request.signatures_path))
